@@ -1,0 +1,141 @@
+"""Load any audio file as float32 mono at the model rate, with one-line errors for files that cannot be used.
+
+Reading goes through libsndfile (the `soundfile` package), resampling through libsoxr (the `soxr` package).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import soundfile
+import soxr
+
+MODEL_SAMPLE_RATE_HZ = 16000
+# Suffixes of the container formats libsndfile reads; keep in sync with soundfile.available_formats().
+AUDIO_SUFFIXES = frozenset({
+    ".wav", ".flac", ".ogg", ".opus", ".oga", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64", ".rf64",
+})
+RESAMPLE_QUALITY = "HQ"
+
+_READ_ERRORS = (soundfile.SoundFileError, RuntimeError, OSError, ValueError)
+_PCM_SCALES = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}
+
+
+class AudioError(Exception):
+    """An audio file that cannot be used; the message is one line, "<path>: <problem>"."""
+
+    def __init__(self, path, problem: str):
+        problem = " ".join(str(problem).split())
+        super().__init__(f"{path}: {problem}")
+        self.path = path
+        self.problem = problem
+
+
+def load_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
+    """Samples of an audio file as float32 mono [samples] in [-1, 1] at `sample_rate_hz`.
+
+    Any format libsndfile reads, integer or float; channels are averaged and other rates resampled.
+    A file with no samples gives an empty array. Raises AudioError for a missing path, a directory,
+    an empty or unreadable file, and for NaN or infinite samples.
+    """
+    if sample_rate_hz <= 0:
+        raise ValueError(f"sample_rate_hz must be positive, got {sample_rate_hz}")
+    _check_is_file(path)
+    try:
+        samples, file_rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except _READ_ERRORS as error:
+        raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
+    if not np.all(np.isfinite(samples)):
+        raise AudioError(path, "contains NaN or infinite samples")
+    mono = downmix(samples)
+    if file_rate_hz != sample_rate_hz:
+        mono = resample(mono, file_rate_hz, sample_rate_hz)
+    return np.clip(mono, -1.0, 1.0)
+
+
+def downmix(samples: np.ndarray) -> np.ndarray:
+    """Mean over channels: float32 [samples, channels] -> [samples]."""
+    return samples.mean(axis=1, dtype=np.float32)
+
+
+def to_float32(samples: np.ndarray) -> np.ndarray:
+    """PCM samples as float32: int16 / 2**15, int32 / 2**31, float arrays converted unchanged in value."""
+    samples = np.asarray(samples)
+    if samples.dtype in _PCM_SCALES:
+        return (samples / _PCM_SCALES[samples.dtype]).astype(np.float32)
+    if np.issubdtype(samples.dtype, np.floating):
+        return samples.astype(np.float32, copy=False)
+    raise ValueError(f"unsupported sample type {samples.dtype}; expected int16, int32 or float")
+
+
+def resample(samples: np.ndarray, from_hz: int, to_hz: int) -> np.ndarray:
+    """Float32 samples [samples] (or [samples, channels]) resampled from `from_hz` to `to_hz` with soxr."""
+    if from_hz <= 0 or to_hz <= 0:
+        raise ValueError(f"sample rates must be positive, got {from_hz} and {to_hz}")
+    samples = np.asarray(samples, dtype=np.float32)
+    if from_hz == to_hz or len(samples) == 0:
+        return samples
+    return soxr.resample(samples, from_hz, to_hz, quality=RESAMPLE_QUALITY).astype(np.float32, copy=False)
+
+
+def duration_s(path) -> float:
+    """Duration of an audio file in seconds, read from its header; AudioError if it cannot be read."""
+    _check_is_file(path)
+    try:
+        return float(soundfile.info(str(path)).duration)
+    except _READ_ERRORS as error:
+        raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
+
+
+def find_audio_files(paths) -> tuple[list[Path], list[str]]:
+    """Expand files and folders into audio files; returns (files, one-line error messages).
+
+    Files named explicitly are kept whatever their suffix, in the order given. Folders are walked
+    recursively and contribute, sorted, the files whose suffix is in AUDIO_SUFFIXES (any case).
+    A file reached twice is listed once, where it was first reached.
+    """
+    files, errors, seen = [], [], set()
+    for path in map(Path, paths):
+        if path.is_dir():
+            found = _audio_files_under(path)
+            if not found:
+                errors.append(f"{path}: no audio files found")
+        elif path.exists():
+            found = [path]
+        else:
+            errors.append(f"{path}: no such file or directory")
+            found = []
+        for file in found:
+            key = file.resolve()
+            if key not in seen:
+                seen.add(key)
+                files.append(file)
+    return files, errors
+
+
+def _audio_files_under(folder: Path) -> list[Path]:
+    """Sorted files under `folder`, at any depth, whose suffix is in AUDIO_SUFFIXES."""
+    return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
+
+
+def _check_is_file(path) -> None:
+    """Raise AudioError unless `path` is an existing, non-empty file."""
+    path = Path(path)
+    try:
+        if path.is_dir():
+            raise AudioError(path, "is a directory, not an audio file")
+        if not path.exists():
+            raise AudioError(path, "no such file")
+        if path.stat().st_size == 0:
+            raise AudioError(path, "file is empty")
+    except OSError as error:
+        raise AudioError(path, error.strerror or str(error)) from None
+
+
+def _reason(error: Exception) -> str:
+    """The library's own words for a read failure, without the path soundfile puts in front."""
+    if isinstance(error, soundfile.LibsndfileError):
+        return error.error_string.rstrip(".")
+    if isinstance(error, OSError) and error.strerror:
+        return error.strerror
+    return str(error) or type(error).__name__

@@ -1,0 +1,137 @@
+"""Typed configuration: frozen dataclasses, TOML overrides, and an error for any unknown key."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class FeatureConfig:
+    """Log-mel front end. Derived sizes (samples per window/hop, FFT size) are computed in features.py."""
+
+    sample_rate_hz: int = 16000
+    window_ms: float = 25.0
+    hop_ms: float = 10.0
+    num_mels: int = 80
+    min_hz: float = 20.0
+    max_hz: float | None = None  # None means sample_rate_hz / 2
+    log_floor: float = 1e-6
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Acoustic model: time subsampling, recurrent layers, dense output over tokens + blank."""
+
+    cell: str = "lstm"  # "rnn" (tanh simple RNN), "gru" or "lstm"
+    bidirectional: bool = True
+    layers: int = 3
+    units: int = 256
+    stack_frames: int = 4  # concatenate this many frames (time subsampling by stacking); 1 disables
+    conv_channels: int = 0  # 0 disables the strided convolution
+    conv_kernel: int = 3
+    conv_stride: int = 1
+    dropout: float = 0.1
+    num_tokens: int = 29  # output size, blank included; set from the vocabulary
+
+    @property
+    def subsampling(self) -> int:
+        """Model output frames per input feature frame (the time reduction factor)."""
+        return self.stack_frames * max(self.conv_stride, 1)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 20
+    batch_frames: int = 16000  # feature frames per batch (sum over the batch of the longest clip times count)
+    max_batch_size: int = 64
+    learning_rate: float = 1e-3
+    warmup_steps: int = 300
+    final_lr_fraction: float = 0.05  # cosine decay ends at learning_rate * this
+    clip_norm: float = 5.0
+    spec_augment: bool = True
+    freq_masks: int = 2
+    freq_mask_width: int = 15
+    time_masks: int = 2
+    time_mask_fraction: float = 0.05  # each time mask covers at most this fraction of the clip
+    precision: str = "float32"  # or "mixed_bfloat16"
+    checkpoint_minutes: float = 5.0
+    keep_checkpoints: int = 2
+    validate_utterances: int = 400  # greedy WER each epoch on the first this many validation clips (0: all)
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Config:
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def save(self, path) -> None:
+        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+
+
+def _build(cls, values: dict, where: str):
+    """Instantiate dataclass `cls` from a dict, recursing into nested dataclasses; unknown keys raise."""
+    names = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(names))
+    if unknown:
+        raise ValueError(f"unknown config key(s) in {where or 'top level'}: {', '.join(unknown)}; "
+                         f"expected one of {', '.join(sorted(names))}")
+    kwargs = {}
+    for key, value in values.items():
+        sub = names[key].default_factory if names[key].default_factory is not dataclasses.MISSING else None
+        if sub is not None and dataclasses.is_dataclass(sub):
+            kwargs[key] = _build(sub, value, f"{where}.{key}".lstrip("."))
+        else:
+            kwargs[key] = value
+    return cls(**kwargs)
+
+
+def from_dict(values: dict) -> Config:
+    return _build(Config, values, "")
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Recursively apply `overrides` onto a copy of `base` (both plain dicts)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def load(path=None, overrides: dict | None = None) -> Config:
+    """Defaults, then a TOML (or JSON) file of overrides, then `overrides`; validated at every level."""
+    values = Config().to_dict()
+    if path is not None:
+        path = Path(path)
+        text = path.read_text()
+        file_values = json.loads(text) if path.suffix == ".json" else tomllib.loads(text)
+        from_dict(merge(values, file_values))  # report unknown keys against the file before merging more
+        values = merge(values, file_values)
+    if overrides:
+        values = merge(values, overrides)
+    return from_dict(values)
+
+
+def parse_override(text: str) -> dict:
+    """'model.units=128' -> {'model': {'units': 128}}; the value is parsed as TOML (strings may be bare)."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise ValueError(f"override {text!r} must look like section.key=value")
+    try:
+        value = tomllib.loads(f"v = {raw}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = raw
+    out: dict = value
+    for part in reversed(key.strip().split(".")):
+        out = {part: out}
+    return out

@@ -1,0 +1,150 @@
+"""Manifests (JSONL: id, audio, text, duration_s) -> cached log-mel features -> length-bucketed tf.data batches.
+
+Features are computed once per (manifest, feature config) and cached as one float16 array; every batch is padded
+to its longest clip and travels with the true feature and label lengths.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from asr.audio import AudioError, load_audio
+from asr.config import FeatureConfig
+from asr.features import log_mel
+from asr.manifest import read_manifest
+from asr.text import Vocabulary, normalize
+
+
+def min_ctc_frames(ids) -> int:
+    """Fewest output frames CTC needs for a label: one per token plus a blank between repeated tokens."""
+    ids = list(ids)
+    return len(ids) + sum(a == b for a, b in zip(ids, ids[1:]))
+
+
+@dataclass
+class FeatureSet:
+    """Features of a manifest, kept in memory: utterance i is frames[offsets[i]:offsets[i + 1]]."""
+
+    ids: list[str]
+    texts: list[str]
+    frames: np.ndarray  # [total_frames, mels] float16
+    offsets: np.ndarray  # [utterances + 1] int64
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+    def features(self, i: int) -> np.ndarray:
+        return self.frames[self.offsets[i]:self.offsets[i + 1]]
+
+    @property
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def subset(self, keep: np.ndarray) -> "FeatureSet":
+        keep = np.flatnonzero(keep) if keep.dtype == bool else keep
+        parts = [self.features(i) for i in keep]
+        offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+        frames = np.concatenate(parts) if parts else self.frames[:0]
+        return FeatureSet([self.ids[i] for i in keep], [self.texts[i] for i in keep], frames, offsets)
+
+
+def _cache_key(manifest: Path, cfg: FeatureConfig) -> str:
+    digest = hashlib.sha1(manifest.read_bytes() + json.dumps(asdict(cfg), sort_keys=True).encode())
+    return f"{manifest.stem}-{digest.hexdigest()[:12]}.npz"
+
+
+def load_features(manifest, cfg: FeatureConfig, cache_dir=None, progress: bool = True) -> FeatureSet:
+    """Compute (or load from cache_dir) the log-mel features of every readable clip of a manifest.
+
+    Unreadable clips are skipped with a warning on the progress bar, never fatal.
+    """
+    manifest = Path(manifest)
+    cache = Path(cache_dir) / _cache_key(manifest, cfg) if cache_dir else None
+    if cache is not None and cache.exists():
+        with np.load(cache) as data:
+            return FeatureSet(list(data["ids"]), list(data["texts"]), data["frames"], data["offsets"])
+    ids, texts, parts = [], [], []
+    bar = tqdm(read_manifest(manifest), desc=f"features {manifest.name}", unit="clip", disable=not progress)
+    for utt in bar:
+        try:
+            audio = load_audio(utt.audio, cfg.sample_rate_hz)
+        except AudioError as e:
+            bar.write(f"warning: skipped {e}")
+            continue
+        ids.append(utt.id)
+        texts.append(utt.text)
+        parts.append(log_mel(audio, cfg).numpy().astype(np.float16))
+    offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+    frames = np.concatenate(parts) if parts else np.zeros([0, cfg.num_mels], np.float16)
+    result = FeatureSet(ids, texts, frames, offsets)
+    if cache is not None:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        tmp = cache.with_name(cache.name + ".tmp.npz")
+        np.savez(tmp, ids=np.array(ids), texts=np.array(texts), frames=frames, offsets=offsets)
+        os.replace(tmp, cache)
+    return result
+
+
+def encode_labels(texts, vocab: Vocabulary) -> list[np.ndarray]:
+    return [np.array(vocab.encode(normalize(t)), np.int32) for t in texts]
+
+
+def feature_stats(features: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
+    """Per-mel mean and standard deviation over all frames (float64 accumulation)."""
+    frames = features.frames.astype(np.float32)
+    return frames.mean(axis=0), frames.std(axis=0)
+
+
+def make_batches(lengths, batch_frames: int, max_batch_size: int, seed: int) -> list[np.ndarray]:
+    """Length-bucketed batches of indices, in a shuffled order fixed by `seed`.
+
+    Clips are sorted by length (ties broken at random) and cut greedily so that
+    batch size x longest clip <= batch_frames (a clip longer than that gets a batch of its own).
+    """
+    rng = np.random.default_rng(seed)
+    lengths = np.asarray(lengths)
+    order = np.lexsort((rng.random(len(lengths)), lengths))
+    batches, current = [], []
+    for i in order:
+        if current and (len(current) + 1) * lengths[i] > batch_frames or len(current) >= max_batch_size:
+            batches.append(np.array(current))
+            current = []
+        current.append(i)
+    if current:
+        batches.append(np.array(current))
+    rng.shuffle(batches)
+    return batches
+
+
+def pad_batch(features: FeatureSet, labels, indices) -> tuple[np.ndarray, ...]:
+    """(features [b, t, mels] float32, feature_lengths [b], labels [b, l] int32, label_lengths [b])."""
+    feats = [features.features(i) for i in indices]
+    labs = [labels[i] for i in indices] if labels is not None else [np.zeros(0, np.int32)] * len(indices)
+    f_len = np.array([len(f) for f in feats], np.int32)
+    l_len = np.array([len(x) for x in labs], np.int32)
+    x = np.zeros([len(feats), max(f_len.max(initial=0), 1), features.frames.shape[1]], np.float32)
+    y = np.zeros([len(labs), max(l_len.max(initial=0), 1)], np.int32)
+    for j, (f, lab) in enumerate(zip(feats, labs)):
+        x[j, :len(f)] = f
+        y[j, :len(lab)] = lab
+    return x, f_len, y, l_len
+
+
+def batch_dataset(features: FeatureSet, labels, batches) -> tf.data.Dataset:
+    """tf.data over the given batches, in order, prefetched while the model trains."""
+    num_mels = features.frames.shape[1]
+
+    def generate():
+        for indices in batches:
+            yield pad_batch(features, labels, indices)
+
+    signature = (tf.TensorSpec([None, None, num_mels], tf.float32), tf.TensorSpec([None], tf.int32),
+                 tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32))
+    return tf.data.Dataset.from_generator(generate, output_signature=signature).prefetch(2)

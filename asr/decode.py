@@ -1,0 +1,303 @@
+"""CTC decoding over per-frame log posteriors: greedy, prefix beam search, forced alignment and word timings.
+
+Every function is pure numpy over `log_probs: [time, vocab]`, natural-log posteriors whose rows are log-softmax
+(column 0 is the blank, see `asr.text`). Times are `frame * frame_s`, where `frame_s` is the model's output frame
+duration in seconds.
+"""
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+
+from asr.text import BLANK_ID, Vocabulary
+
+NEG_INF = float("-inf")
+
+WordScore = Callable[[tuple[int, ...]], float]
+"""Log-domain bonus for the last word of a prefix (the prefix ends with that word's last character).
+
+The hook for a word-level language model: `prefix_beam_search` calls it when a space completes a word and, at the
+end of the utterance, for a final word not followed by a space.
+"""
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start_s: float
+    end_s: float
+    confidence: float  # in [0, 1]
+
+
+@dataclass(frozen=True)
+class Hypothesis:
+    text: str
+    tokens: tuple[int, ...]  # collapsed token ids, no blanks
+    score: float  # log probability: summed over CTC paths (beam search) or of the best path (greedy)
+    words: tuple[Word, ...]
+
+
+EMPTY_HYPOTHESIS = Hypothesis(text="", tokens=(), score=0.0, words=())
+
+
+def collapse(ids, blank_id: int = 0) -> list[int]:
+    """CTC collapse of a frame-level label path `ids: [time]`: merge repeats, then drop blanks."""
+    out, previous = [], None
+    for i in map(int, ids):
+        if i != previous and i != blank_id:
+            out.append(i)
+        previous = i
+    return out
+
+
+def greedy_decode(log_probs, vocab: Vocabulary, frame_s: float) -> Hypothesis:
+    """Best-path decoding of `log_probs: [time, vocab]`; the score is the best path's log probability.
+
+    The argmax path is also the Viterbi path of its own collapsed tokens, so its words equal `word_timings`.
+    """
+    log_probs = _check_log_probs(log_probs, vocab.size)
+    if len(log_probs) == 0:
+        return EMPTY_HYPOTHESIS
+    path = log_probs.argmax(axis=1)
+    score = float(log_probs[np.arange(len(path)), path].sum())
+    tokens, first, last = _token_spans(path, vocab.blank_id)
+    return Hypothesis(text=vocab.decode(tokens.tolist()), tokens=tuple(tokens.tolist()), score=score,
+                      words=_words(log_probs, tokens, first, last, vocab, frame_s))
+
+
+def beam_search(log_probs, vocab: Vocabulary, frame_s: float, beam_width: int = 8,
+                token_prune: float = -12.0) -> list[Hypothesis]:
+    """CTC prefix beam search over `log_probs: [time, vocab]`: the n-best list, best first, at most `beam_width`.
+
+    Each hypothesis' score is the log of its total probability over all CTC paths kept by the beam; its words
+    come from the Viterbi alignment of its tokens (`word_timings`).
+    """
+    log_probs = _check_log_probs(log_probs, vocab.size)
+    if len(log_probs) == 0:
+        return [EMPTY_HYPOTHESIS]
+    nbest = prefix_beam_search(log_probs, vocab.space_id, beam_width, token_prune, blank_id=vocab.blank_id)
+    return [Hypothesis(text=vocab.decode(tokens), tokens=tokens, score=score,
+                       words=word_timings(log_probs, tokens, vocab, frame_s))
+            for tokens, score in nbest]
+
+
+def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prune: float = -12.0,
+                       word_score: WordScore | None = None,
+                       blank_id: int = BLANK_ID) -> list[tuple[tuple[int, ...], float]]:
+    """The search behind `beam_search` (Hannun et al. 2014, log space): `[(tokens, score)]`, best first.
+
+    log_probs: [time, vocab]. Each prefix keeps two log probabilities, of its paths ending in a blank and of
+    those ending in its last token. Per frame only tokens above `token_prune` (and always the frame's best) are
+    expanded. With `word_score` the score is the CTC log probability plus the word bonuses; without, it is the
+    CTC log probability alone.
+    """
+    log_probs = _check_log_probs(log_probs)
+    if beam_width < 1:
+        raise ValueError(f"beam_width must be at least 1, got {beam_width}")
+    prefixes = _Prefixes()
+    beams: dict[int, tuple[float, float]] = {prefixes.EMPTY: (0.0, NEG_INF)}
+    for frame in log_probs:
+        candidates = _candidates(frame, token_prune, blank_id)
+        beams = _prune(_extend(beams, prefixes, frame.tolist(), candidates, space_id, word_score, blank_id),
+                       beam_width)
+    nbest = []
+    for prefix, (p_blank, p_token) in beams.items():
+        tokens, score = prefixes.tokens(prefix), _logaddexp(p_blank, p_token)
+        if word_score is not None and tokens and tokens[-1] != space_id:
+            score += word_score(tokens)  # the final word has no space after it
+        nbest.append((tokens, score))
+    return sorted(nbest, key=lambda item: item[1], reverse=True)
+
+
+class _Prefixes:
+    """The prefixes of one search as integer ids, so that extending or hashing one costs O(1), not O(length).
+
+    Id 0 is the empty prefix; every other id is its parent prefix extended by one token.
+    """
+
+    EMPTY = 0
+
+    def __init__(self):
+        self._parent, self._last = [-1], [None]
+        self._ids: dict[tuple[int, int], int] = {}
+
+    def extend(self, prefix: int, token: int) -> int:
+        """Id of `prefix` followed by `token`."""
+        key = (prefix, token)
+        if key not in self._ids:
+            self._ids[key] = len(self._parent)
+            self._parent.append(prefix)
+            self._last.append(token)
+        return self._ids[key]
+
+    def last(self, prefix: int) -> int | None:
+        """The prefix's last token; None for the empty prefix."""
+        return self._last[prefix]
+
+    def tokens(self, prefix: int) -> tuple[int, ...]:
+        """The prefix's token ids, first to last."""
+        out = []
+        while prefix != self.EMPTY:
+            out.append(self._last[prefix])
+            prefix = self._parent[prefix]
+        return tuple(reversed(out))
+
+
+def _candidates(frame: np.ndarray, token_prune: float, blank_id: int) -> list[int]:
+    """Non-blank token ids to expand in one frame `[vocab]`: those above `token_prune`, plus the frame's best."""
+    keep = set(np.flatnonzero(frame > token_prune).tolist()) | {int(frame.argmax())}
+    return sorted(keep - {blank_id})
+
+
+def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: list[int], space_id: int,
+            word_score: WordScore | None, blank_id: int) -> dict:
+    """One frame `[vocab]` of prefix beam search: `{prefix id: (log p_blank, log p_token)}` -> the next frame's.
+
+    Python floats throughout: this inner loop runs beams x candidates times per frame.
+    """
+    out: dict[int, list[float]] = defaultdict(lambda: [NEG_INF, NEG_INF])
+    for prefix, (p_blank, p_token) in beams.items():
+        p_total = _logaddexp(p_blank, p_token)
+        same = out[prefix]
+        same[0] = _logaddexp(same[0], p_total + frame[blank_id])
+        last = prefixes.last(prefix)
+        for c in candidates:
+            if c == last:
+                same[1] = _logaddexp(same[1], p_token + frame[c])  # repeat merges into the same token
+                p_new = p_blank + frame[c]  # a new repeat of the token needs a blank before it
+            else:
+                p_new = p_total + frame[c]
+            if word_score is not None and c == space_id and last not in (None, space_id):
+                p_new += word_score(prefixes.tokens(prefix))
+            extended = out[prefixes.extend(prefix, c)]
+            extended[1] = _logaddexp(extended[1], p_new)
+    return out
+
+
+def _prune(beams: dict, beam_width: int) -> dict:
+    """The `beam_width` most probable prefixes with non-zero probability; ties keep insertion order."""
+    ranked = sorted(beams.items(), key=lambda item: _logaddexp(*item[1]), reverse=True)
+    return {prefix: tuple(p) for prefix, p in ranked[:beam_width] if _logaddexp(*p) > NEG_INF}
+
+
+def _logaddexp(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) of two Python floats: `np.logaddexp` without its per-call overhead."""
+    if a < b:
+        a, b = b, a
+    return a if b == NEG_INF else a + math.log1p(math.exp(b - a))
+
+
+def forced_align(log_probs, tokens) -> np.ndarray:
+    """Viterbi CTC alignment: the frame at which each token is first emitted on the single best path.
+
+    log_probs: [time, vocab]; tokens: [n] collapsed ids (no blanks) -> int array [n]. Raises ValueError when
+    the tokens cannot fit in the frames (a repeated token needs a blank in between) or no path has non-zero
+    probability.
+    """
+    log_probs = _check_log_probs(log_probs)
+    tokens = _check_tokens(tokens, log_probs.shape[1], BLANK_ID)
+    if len(tokens) == 0:
+        return np.zeros(0, dtype=np.int64)
+    _, first, _ = _token_spans(_viterbi_path(log_probs, tokens, BLANK_ID), BLANK_ID)
+    return first
+
+
+def word_timings(log_probs, tokens, vocab: Vocabulary, frame_s: float) -> tuple[Word, ...]:
+    """Words of `tokens: [n]` split at spaces, timed and scored on their Viterbi path in `log_probs: [time, vocab]`.
+
+    A word runs from its first character's first frame to the end of its last character's last frame (trailing
+    blanks excluded); its confidence is exp(mean log posterior of its characters at their emission frames).
+    """
+    log_probs = _check_log_probs(log_probs, vocab.size)
+    tokens = _check_tokens(tokens, vocab.size, vocab.blank_id)
+    if len(tokens) == 0:
+        return ()
+    path = _viterbi_path(log_probs, tokens, vocab.blank_id)
+    _, first, last = _token_spans(path, vocab.blank_id)
+    return _words(log_probs, tokens, first, last, vocab, frame_s)
+
+
+def _viterbi_path(log_probs: np.ndarray, tokens: np.ndarray, blank_id: int) -> np.ndarray:
+    """Label per frame `[time]` of the best CTC path for `tokens: [n]` (n > 0) through `log_probs: [time, vocab]`.
+
+    States are the tokens interleaved with blanks, `[blank, t0, blank, t1, ..., blank]` (2n + 1 of them); a state
+    is reached from itself, the previous state, or two back when that skips a blank between different tokens.
+    """
+    num_frames, n = len(log_probs), len(tokens)
+    repeats = tokens[1:] == tokens[:-1]
+    needed = n + int(repeats.sum())
+    if num_frames < needed:
+        raise ValueError(f"{n} tokens need at least {needed} frames, got {num_frames}")
+    states = np.full(2 * n + 1, blank_id, dtype=np.int64)
+    states[1::2] = tokens
+    num_states = len(states)
+    emit = log_probs[:, states]  # [time, states]
+    can_skip = np.zeros(num_states, dtype=bool)
+    can_skip[3::2] = ~repeats
+    score = np.full(num_states, NEG_INF)
+    score[:2] = emit[0, :2]
+    came_from = np.zeros((num_frames, num_states), dtype=np.int8)  # 0 stay, 1 from previous, 2 skip a blank
+    moves = np.full((3, num_states), NEG_INF)  # [move, states]
+    for t in range(1, num_frames):
+        moves[0] = score
+        moves[1, 1:] = score[:-1]
+        moves[2, 2:] = np.where(can_skip[2:], score[:-2], NEG_INF)
+        came_from[t] = moves.argmax(axis=0)
+        score = moves.max(axis=0) + emit[t]
+    state = num_states - 1 if score[-1] >= score[-2] else num_states - 2
+    if score[state] == NEG_INF:
+        raise ValueError("no alignment of the tokens has non-zero probability")
+    path = np.empty(num_frames, dtype=np.int64)
+    for t in range(num_frames - 1, -1, -1):
+        path[t] = state
+        state -= int(came_from[t, state])
+    return states[path]
+
+
+def _token_spans(path, blank_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Tokens emitted by a frame path `[time]`, each with its first and last frame: three int arrays `[n]`."""
+    path = np.asarray(path, dtype=np.int64)
+    if len(path) == 0:
+        return path, path, path
+    changes = path[1:] != path[:-1]
+    starts = np.flatnonzero((path != blank_id) & np.concatenate(([True], changes)))
+    run_ends = np.flatnonzero(np.concatenate((changes, [True])))
+    return path[starts], starts, run_ends[np.searchsorted(run_ends, starts)]
+
+
+def _words(log_probs: np.ndarray, tokens: np.ndarray, first: np.ndarray, last: np.ndarray, vocab: Vocabulary,
+           frame_s: float) -> tuple[Word, ...]:
+    """Words of `tokens: [n]` split at `vocab.space_id`, given each token's first and last frame (`[n]` each)."""
+    emitted = log_probs[first, tokens]  # [n] log posterior of each character where it is emitted
+    words, start = [], 0
+    for end in range(len(tokens) + 1):
+        if end == len(tokens) or tokens[end] == vocab.space_id:
+            if end > start:
+                confidence = float(np.clip(np.exp(emitted[start:end].mean()), 0.0, 1.0))
+                words.append(Word(word=vocab.decode(tokens[start:end].tolist()),
+                                  start_s=float(first[start] * frame_s), end_s=float((last[end - 1] + 1) * frame_s),
+                                  confidence=confidence))
+            start = end + 1
+    return tuple(words)
+
+
+def _check_log_probs(log_probs, vocab_size: int | None = None) -> np.ndarray:
+    """`log_probs` as a float64 array `[time, vocab]`; ValueError on another rank or a vocabulary mismatch."""
+    log_probs = np.asarray(log_probs, dtype=np.float64)
+    if log_probs.ndim != 2:
+        raise ValueError(f"log_probs must be [time, vocab], got shape {log_probs.shape}")
+    if vocab_size is not None and log_probs.shape[1] != vocab_size:
+        raise ValueError(f"log_probs has {log_probs.shape[1]} outputs but the vocabulary has {vocab_size}")
+    return log_probs
+
+
+def _check_tokens(tokens, vocab_size: int, blank_id: int) -> np.ndarray:
+    """`tokens` as an int array `[n]`; ValueError on a blank or an id outside the vocabulary."""
+    tokens = np.asarray(tokens, dtype=np.int64).reshape(-1)
+    if np.any((tokens < 0) | (tokens >= vocab_size) | (tokens == blank_id)):
+        raise ValueError(f"tokens must be non-blank ids below {vocab_size}, got {tokens.tolist()}")
+    return tokens

@@ -1,0 +1,235 @@
+"""Training: CTC on cached, length-bucketed features, with checkpoints that resume mid-epoch.
+
+Read top to bottom: prepare_data -> make_optimizer -> train_step -> train_one_epoch -> validate -> run.
+"""
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from tqdm import tqdm
+
+from asr import checkpoint, metrics
+from asr import config as config_lib
+from asr.config import Config
+from asr.data import FeatureSet, batch_dataset, encode_labels, feature_stats, load_features, make_batches, \
+    min_ctc_frames
+from asr.decode import collapse
+from asr.model import AcousticModel, build_model, count_parameters, output_lengths
+from asr.text import Vocabulary
+
+
+@dataclass
+class Split:
+    features: FeatureSet
+    labels: list[np.ndarray]
+
+
+def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print) -> Split:
+    """Features and labels of a manifest, without clips too short for their label after subsampling."""
+    features = load_features(manifest, cfg.features, cache_dir)
+    labels = encode_labels(features.texts, vocab)
+    out_frames = output_lengths(features.lengths, cfg.model)
+    fits = np.array([f >= min_ctc_frames(lab) and len(lab) > 0 for f, lab in zip(out_frames, labels)], bool)
+    if not fits.all():
+        log(f"{manifest}: skipped {int((~fits).sum())} clip(s) too short for their transcript or untranscribed")
+        features = features.subset(fits)
+        labels = [lab for lab, ok in zip(labels, fits) if ok]
+    return Split(features, labels)
+
+
+def make_optimizer(cfg: Config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
+    """Adam; linear warm-up to the peak rate, then cosine decay to final_lr_fraction of it; global norm clipping."""
+    t = cfg.train
+    total = max(steps_per_epoch * t.epochs, t.warmup_steps + 1)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        initial_learning_rate=0.0, decay_steps=total - t.warmup_steps, alpha=t.final_lr_fraction,
+        warmup_target=t.learning_rate, warmup_steps=t.warmup_steps)
+    return keras.optimizers.Adam(learning_rate=schedule, global_clipnorm=t.clip_norm)
+
+
+def spec_augment(features, lengths, model: AcousticModel, cfg: Config):
+    """Mask random mel bands and time spans of each clip with the mean feature (which normalises to zero)."""
+    t = cfg.train
+    shape = tf.shape(features)
+    batch, frames, mels = shape[0], shape[1], shape[2]
+    masked = tf.zeros([batch, frames, mels], tf.bool)
+    mel_idx = tf.range(mels)[None, None, :]
+    frame_idx = tf.range(frames)[None, :, None]
+    for _ in range(t.freq_masks):
+        width = tf.random.uniform([batch, 1, 1], 0, t.freq_mask_width + 1, tf.int32)
+        start = tf.random.uniform([batch, 1, 1], 0, 1, tf.float32) * tf.cast(mels - width, tf.float32)
+        start = tf.cast(start, tf.int32)
+        masked |= (mel_idx >= start) & (mel_idx < start + width)
+    max_width = tf.cast(tf.cast(lengths, tf.float32) * t.time_mask_fraction, tf.int32)[:, None, None]
+    for _ in range(t.time_masks):
+        width = tf.cast(tf.random.uniform([batch, 1, 1]) * tf.cast(max_width + 1, tf.float32), tf.int32)
+        start = tf.random.uniform([batch, 1, 1]) * tf.cast(tf.maximum(lengths[:, None, None] - width, 0), tf.float32)
+        start = tf.cast(start, tf.int32)
+        masked |= (frame_idx >= start) & (frame_idx < start + width)
+    return tf.where(masked, model.feature_mean[None, None, :], features)
+
+
+def ctc_loss(model: AcousticModel, features, feature_lengths, labels, label_lengths, training: bool):
+    """Per-utterance CTC loss [batch] with the real lengths; infinite losses (impossible alignments) are zeroed."""
+    logits, out_lengths = model(features, feature_lengths, training=training)
+    sparse = tf.RaggedTensor.from_tensor(labels, lengths=label_lengths).to_sparse()
+    loss = tf.nn.ctc_loss(labels=tf.cast(sparse, tf.int32), logits=logits, label_length=None,
+                          logit_length=out_lengths, logits_time_major=False, blank_index=0)
+    return tf.where(tf.math.is_finite(loss), loss, tf.zeros_like(loss)), logits, out_lengths
+
+
+def make_train_step(model: AcousticModel, optimizer, cfg: Config):
+    num_mels = cfg.features.num_mels
+    signature = [tf.TensorSpec([None, None, num_mels], tf.float32), tf.TensorSpec([None], tf.int32),
+                 tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)]
+
+    @tf.function(input_signature=signature, jit_compile=False)
+    def train_step(features, feature_lengths, labels, label_lengths):
+        if cfg.train.spec_augment:
+            features = spec_augment(features, feature_lengths, model, cfg)
+        with tf.GradientTape() as tape:
+            loss, _, _ = ctc_loss(model, features, feature_lengths, labels, label_lengths, training=True)
+            mean_loss = tf.reduce_mean(loss)
+        grads = tape.gradient(mean_loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables))
+        return mean_loss
+    return train_step
+
+
+def greedy_texts(model: AcousticModel, split: Split, vocab: Vocabulary, indices, batch_frames: int):
+    """Greedy transcripts (in `indices` order) and the mean CTC loss over those clips."""
+    indices = np.asarray(indices)
+    batches = [indices[b] for b in make_batches(split.features.lengths[indices], batch_frames, 64, seed=0)]
+    texts, losses = {}, []
+    for batch_indices, batch in zip(batches, batch_dataset(split.features, split.labels, batches)):
+        loss, logits, out_lengths = ctc_loss(model, *batch, training=False)
+        losses.append(loss.numpy())
+        best = tf.argmax(logits, axis=-1).numpy()
+        for i, row, n in zip(batch_indices, best, out_lengths.numpy()):
+            texts[i] = vocab.decode(collapse(row[:n]))
+    return [texts[i] for i in indices], float(np.mean(np.concatenate(losses))) if losses else float("nan")
+
+
+def validate(model, split: Split, vocab: Vocabulary, cfg: Config) -> dict:
+    n = len(split.features) if cfg.train.validate_utterances <= 0 else min(cfg.train.validate_utterances,
+                                                                             len(split.features))
+    indices = np.arange(n)
+    hyps, loss = greedy_texts(model, split, vocab, indices, cfg.train.batch_frames)
+    scores = metrics.score([split.features.texts[i] for i in indices], hyps)
+    return {"valid_loss": loss, "valid_wer": scores.wer, "valid_cer": scores.cer, "valid_utterances": n}
+
+
+class Trainer:
+    """Holds one run's model, optimizer, data and output folder; `run()` trains to the configured epochs."""
+
+    def __init__(self, cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, log=print):
+        self.out_dir = Path(out_dir)
+        self.log = log
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        saved = self.out_dir / "config.json"
+        if saved.exists() and json.loads(saved.read_text()) != cfg.to_dict():
+            self.log(f"{saved}: resuming with the configuration saved there; the one given differs and is ignored")
+            cfg = config_lib.from_dict(json.loads(saved.read_text()))
+        self.cfg = cfg
+        cfg.save(saved)
+        self.vocab = Vocabulary()
+        self.vocab.save(self.out_dir / "tokens.txt")
+        cache_dir = cache_dir or self.out_dir / "features"
+        self.train = prepare_data(train_manifest, cfg, self.vocab, cache_dir, log)
+        self.valid = prepare_data(valid_manifest, cfg, self.vocab, cache_dir, log)
+        self.audio_s = self.train.features.lengths * cfg.features.hop_ms / 1000
+        self.steps_per_epoch = len(self._batches(0))
+        self.model = build_model(cfg.model, cfg.features.num_mels, cfg.train.precision)
+        self.model.set_normalization(*feature_stats(self.train.features))
+        self.optimizer = make_optimizer(cfg, self.steps_per_epoch)
+        self.train_step = make_train_step(self.model, self.optimizer, cfg)
+        self.state = {"epoch": 0, "batch_in_epoch": 0, "best_wer": None, "train_seconds": 0.0}
+        latest = checkpoint.latest_training_state(self.out_dir / "checkpoints")
+        if latest is not None:
+            self.state = checkpoint.restore_training_state(latest, self.model, self.optimizer)
+            self.log(f"resumed from {latest} (epoch {self.state['epoch'] + 1}, batch {self.state['batch_in_epoch']})")
+        self.writer = tf.summary.create_file_writer(str(self.out_dir / "logs"))
+
+    def _batches(self, epoch: int):
+        t = self.cfg.train
+        return make_batches(self.train.features.lengths, t.batch_frames, t.max_batch_size, seed=t.seed + epoch)
+
+    def save_checkpoint(self) -> None:
+        step = int(self.optimizer.iterations.numpy())
+        checkpoint.save_training_state(self.out_dir / "checkpoints", step, self.model, self.optimizer, self.state,
+                                       self.cfg.train.keep_checkpoints)
+
+    def train_one_epoch(self, epoch: int, deadline: float | None) -> tuple[float, float, bool]:
+        """Returns (mean loss, audio seconds per wall second, finished the epoch)."""
+        batches = self._batches(epoch)
+        skip = self.state["batch_in_epoch"]
+        bar = tqdm(total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", unit="batch")
+        losses, audio_s, started, last_save = [], 0.0, time.time(), time.time()
+        for i, batch in enumerate(batch_dataset(self.train.features, self.train.labels, batches[skip:]), skip):
+            loss = float(self.train_step(*batch))
+            losses.append(loss)
+            audio_s += float(self.audio_s[batches[i]].sum())
+            step = int(self.optimizer.iterations.numpy())
+            with self.writer.as_default(step=step):
+                tf.summary.scalar("train/loss", loss)
+                tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate))
+            bar.update(1)
+            bar.set_postfix(loss=f"{loss:.2f}")
+            self.state["batch_in_epoch"] = i + 1
+            now = time.time()
+            if now - last_save > self.cfg.train.checkpoint_minutes * 60 or (deadline and now > deadline):
+                self.state["train_seconds"] += now - last_save
+                last_save = now
+                self.save_checkpoint()
+                if deadline and now > deadline:
+                    bar.close()
+                    return float(np.mean(losses)), audio_s / (now - started), False
+        bar.close()
+        self.state["train_seconds"] += time.time() - last_save
+        return float(np.mean(losses)) if losses else float("nan"), audio_s / max(time.time() - started, 1e-9), True
+
+    def run(self, max_minutes: float | None = None) -> dict:
+        self.log(f"{count_parameters(self.model):,} parameters; {len(self.train.features)} training clips "
+                 f"({self.audio_s.sum() / 3600:.2f} h), {self.steps_per_epoch} batches per epoch")
+        deadline = time.time() + max_minutes * 60 if max_minutes else None
+        result = {}
+        while self.state["epoch"] < self.cfg.train.epochs:
+            epoch = self.state["epoch"]
+            loss, speed, finished = self.train_one_epoch(epoch, deadline)
+            if not finished:
+                self.log(f"stopped at the time limit in epoch {epoch + 1}; run again to resume")
+                break
+            result = {"epoch": epoch + 1, "train_loss": loss, "audio_s_per_s": speed,
+                      **validate(self.model, self.valid, self.vocab, self.cfg),
+                      "train_seconds": self.state["train_seconds"]}
+            self._log_epoch(result)
+            best = self.state["best_wer"]
+            self.state.update(epoch=epoch + 1, batch_in_epoch=0)
+            if best is None or result["valid_wer"] <= best:
+                self.state["best_wer"] = result["valid_wer"]
+                checkpoint.save_model_dir(self.out_dir / "best", self.cfg, self.vocab, self.model,
+                                          {**result, "parameters": count_parameters(self.model)})
+            self.save_checkpoint()
+        checkpoint.save_model_dir(self.out_dir / "last", self.cfg, self.vocab, self.model, result or None)
+        return result
+
+    def _log_epoch(self, result: dict) -> None:
+        with self.writer.as_default(step=int(self.optimizer.iterations.numpy())):
+            for key in ("valid_loss", "valid_wer", "valid_cer", "audio_s_per_s"):
+                tf.summary.scalar(f"valid/{key}" if key.startswith("valid") else f"train/{key}", result[key])
+        with open(self.out_dir / "train_log.jsonl", "a") as f:
+            f.write(json.dumps(result) + "\n")
+        self.log(f"epoch {result['epoch']}: loss {result['train_loss']:.3f}, valid WER {result['valid_wer']:.2%} "
+                 f"CER {result['valid_cer']:.2%}, {result['audio_s_per_s']:.1f} audio s/s")
+
+
+def run(cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, max_minutes=None, log=print) -> dict:
+    """Train (or resume) into out_dir; returns the last epoch's metrics."""
+    return Trainer(cfg, train_manifest, valid_manifest, out_dir, cache_dir, log).run(max_minutes)
