@@ -1,0 +1,16 @@
+"""asr: a hackable RNN-CTC speech recognizer in TensorFlow.
+
+Importing the package has no side effects; `load_model` imports TensorFlow on first use.
+"""
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+
+def load_model(name_or_dir: str | None = None, beam_width: int = 1, use_lexicon: bool = True):
+    """A shipped model by name, or a model directory; see asr.transcribe.Transcriber."""
+    from asr.transcribe import load_model as _load
+    return _load(name_or_dir, beam_width, use_lexicon)
+
+
+__all__ = ["load_model", "__version__"]

@@ -5,6 +5,7 @@ A model directory (what inference needs, nothing else):
     tokens.txt    the vocabulary, blank first
     model.npz     weights (float16), see model.save_weights
     metrics.json  optional: measured scores and how they were measured
+    lexicon.txt   optional: the closed list of words the decoder may output (one per line)
 
 A training-state checkpoint (what resuming needs): checkpoints/step-NNNNNNN/ holding model.npz (float32),
 optimizer.npz and state.json. Every directory is written under a temporary name and renamed into place, so a

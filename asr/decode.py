@@ -44,6 +44,20 @@ class Hypothesis:
 EMPTY_HYPOTHESIS = Hypothesis(text="", tokens=(), score=0.0, words=())
 
 
+class Lexicon:
+    """Words a decoder may output (e.g. the ten digits): beam search keeps only prefixes that spell their start."""
+
+    def __init__(self, words, vocab: Vocabulary):
+        self.words = frozenset(tuple(vocab.encode(w)) for w in words if w)
+        self.prefixes = frozenset(w[:i] for w in self.words for i in range(1, len(w) + 1))
+
+    @classmethod
+    def load(cls, path, vocab: Vocabulary) -> "Lexicon":
+        """One word per line (only the first column is read)."""
+        with open(path, encoding="utf-8") as f:
+            return cls([line.split()[0] for line in f if line.strip()], vocab)
+
+
 def collapse(ids, blank_id: int = 0) -> list[int]:
     """CTC collapse of a frame-level label path `ids: [time]`: merge repeats, then drop blanks."""
     out, previous = [], None
@@ -70,8 +84,10 @@ def greedy_decode(log_probs, vocab: Vocabulary, frame_s: float) -> Hypothesis:
 
 
 def beam_search(log_probs, vocab: Vocabulary, frame_s: float, beam_width: int = 8,
-                token_prune: float = -12.0) -> list[Hypothesis]:
-    """CTC prefix beam search over `log_probs: [time, vocab]`: the n-best list, best first, at most `beam_width`.
+                token_prune: float = -12.0, nbest: int | None = None,
+                lexicon: Lexicon | None = None) -> list[Hypothesis]:
+    """CTC prefix beam search over `log_probs: [time, vocab]`: the n-best list, best first, at most `beam_width`
+    (or `nbest`, when given: only those hypotheses are aligned for word timings).
 
     Each hypothesis' score is the log of its total probability over all CTC paths kept by the beam; its words
     come from the Viterbi alignment of its tokens (`word_timings`).
@@ -79,34 +95,39 @@ def beam_search(log_probs, vocab: Vocabulary, frame_s: float, beam_width: int = 
     log_probs = _check_log_probs(log_probs, vocab.size)
     if len(log_probs) == 0:
         return [EMPTY_HYPOTHESIS]
-    nbest = prefix_beam_search(log_probs, vocab.space_id, beam_width, token_prune, blank_id=vocab.blank_id)
+    hypotheses = prefix_beam_search(log_probs, vocab.space_id, beam_width, token_prune, blank_id=vocab.blank_id,
+                                    lexicon=lexicon)
+    if not hypotheses:
+        return [EMPTY_HYPOTHESIS]
     return [Hypothesis(text=vocab.decode(tokens), tokens=tokens, score=score,
                        words=word_timings(log_probs, tokens, vocab, frame_s))
-            for tokens, score in nbest]
+            for tokens, score in hypotheses[:nbest or beam_width]]
 
 
 def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prune: float = -12.0,
-                       word_score: WordScore | None = None,
-                       blank_id: int = BLANK_ID) -> list[tuple[tuple[int, ...], float]]:
+                       word_score: WordScore | None = None, blank_id: int = BLANK_ID,
+                       lexicon: Lexicon | None = None) -> list[tuple[tuple[int, ...], float]]:
     """The search behind `beam_search` (Hannun et al. 2014, log space): `[(tokens, score)]`, best first.
 
     log_probs: [time, vocab]. Each prefix keeps two log probabilities, of its paths ending in a blank and of
     those ending in its last token. Per frame only tokens above `token_prune` (and always the frame's best) are
     expanded. With `word_score` the score is the CTC log probability plus the word bonuses; without, it is the
-    CTC log probability alone.
+    CTC log probability alone. With a `lexicon`, every word of every hypothesis is one of its words.
     """
     log_probs = _check_log_probs(log_probs)
     if beam_width < 1:
         raise ValueError(f"beam_width must be at least 1, got {beam_width}")
-    prefixes = _Prefixes()
+    prefixes = _Prefixes(space_id)
     beams: dict[int, tuple[float, float]] = {prefixes.EMPTY: (0.0, NEG_INF)}
     for frame in log_probs:
         candidates = _candidates(frame, token_prune, blank_id)
-        beams = _prune(_extend(beams, prefixes, frame.tolist(), candidates, space_id, word_score, blank_id),
-                       beam_width)
+        beams = _prune(_extend(beams, prefixes, frame.tolist(), candidates, space_id, word_score, blank_id,
+                               lexicon), beam_width)
     nbest = []
     for prefix, (p_blank, p_token) in beams.items():
         tokens, score = prefixes.tokens(prefix), _logaddexp(p_blank, p_token)
+        if lexicon is not None and prefixes.word(prefix) and prefixes.word(prefix) not in lexicon.words:
+            continue  # the final word is unfinished
         if word_score is not None and tokens and tokens[-1] != space_id:
             score += word_score(tokens)  # the final word has no space after it
         nbest.append((tokens, score))
@@ -121,8 +142,9 @@ class _Prefixes:
 
     EMPTY = 0
 
-    def __init__(self):
-        self._parent, self._last = [-1], [None]
+    def __init__(self, space_id: int):
+        self._space_id = space_id
+        self._parent, self._last, self._word = [-1], [None], [()]
         self._ids: dict[tuple[int, int], int] = {}
 
     def extend(self, prefix: int, token: int) -> int:
@@ -132,7 +154,12 @@ class _Prefixes:
             self._ids[key] = len(self._parent)
             self._parent.append(prefix)
             self._last.append(token)
+            self._word.append(() if token == self._space_id else self._word[prefix] + (token,))
         return self._ids[key]
+
+    def word(self, prefix: int) -> tuple[int, ...]:
+        """Tokens of the prefix's last, possibly unfinished word (empty after a space)."""
+        return self._word[prefix]
 
     def last(self, prefix: int) -> int | None:
         """The prefix's last token; None for the empty prefix."""
@@ -154,7 +181,7 @@ def _candidates(frame: np.ndarray, token_prune: float, blank_id: int) -> list[in
 
 
 def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: list[int], space_id: int,
-            word_score: WordScore | None, blank_id: int) -> dict:
+            word_score: WordScore | None, blank_id: int, lexicon: Lexicon | None = None) -> dict:
     """One frame `[vocab]` of prefix beam search: `{prefix id: (log p_blank, log p_token)}` -> the next frame's.
 
     Python floats throughout: this inner loop runs beams x candidates times per frame.
@@ -171,11 +198,20 @@ def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: li
                 p_new = p_blank + frame[c]  # a new repeat of the token needs a blank before it
             else:
                 p_new = p_total + frame[c]
+            if lexicon is not None and not _in_lexicon(lexicon, prefixes.word(prefix), c, space_id):
+                continue
             if word_score is not None and c == space_id and last not in (None, space_id):
                 p_new += word_score(prefixes.tokens(prefix))
             extended = out[prefixes.extend(prefix, c)]
             extended[1] = _logaddexp(extended[1], p_new)
     return out
+
+
+def _in_lexicon(lexicon: Lexicon, word: tuple[int, ...], token: int, space_id: int) -> bool:
+    """May the current word `word` be followed by `token`? A space must end a whole word."""
+    if token == space_id:
+        return word in lexicon.words
+    return word + (token,) in lexicon.prefixes
 
 
 def _prune(beams: dict, beam_width: int) -> dict:

@@ -1,0 +1,24 @@
+"""Models shipped inside the package, each a model directory (see asr/checkpoint.py) with a README.md card."""
+from __future__ import annotations
+
+from pathlib import Path
+
+SHIPPED_DIR = Path(__file__).parent
+DEFAULT_MODEL = "english"
+
+
+def shipped() -> list[str]:
+    """Names of the models that ship with the package."""
+    return sorted(p.name for p in SHIPPED_DIR.iterdir() if (p / "config.json").is_file())
+
+
+def resolve(name_or_dir: str | None) -> Path:
+    """A shipped model's name, or a path to a model directory (an experiment's best/ for example)."""
+    name_or_dir = name_or_dir or DEFAULT_MODEL
+    if "/" not in name_or_dir and (SHIPPED_DIR / name_or_dir / "config.json").is_file():
+        return SHIPPED_DIR / name_or_dir
+    path = Path(name_or_dir)
+    if path.is_dir():
+        return path
+    raise FileNotFoundError(f"{name_or_dir}: no such model; shipped models: {', '.join(shipped()) or 'none'}, "
+                            "or give a model directory")
