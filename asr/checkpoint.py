@@ -87,6 +87,8 @@ def read_metrics(path) -> dict:
 
 def save_training_state(checkpoints_dir, step: int, model, optimizer, state: dict, keep: int) -> Path:
     """Write checkpoints/step-NNNNNNN atomically, then delete all but the newest `keep`."""
+    if keep < 1:
+        raise ValueError(f"keep must be at least 1, got {keep}")
     checkpoints_dir = Path(checkpoints_dir)
     final = checkpoints_dir / f"step-{step:07d}"
 
@@ -95,13 +97,19 @@ def save_training_state(checkpoints_dir, step: int, model, optimizer, state: dic
         np.savez(tmp / "optimizer.npz", *[np.asarray(v.numpy()) for v in optimizer.variables])
         (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n")
     _atomic_dir(final, write)
-    for old in sorted(checkpoints_dir.glob("step-*"))[:-keep]:
+    for old in _by_step(checkpoints_dir)[:-keep]:
         shutil.rmtree(old, ignore_errors=True)
     return final
 
 
+def _by_step(checkpoints_dir) -> list[Path]:
+    """Finished checkpoints (step-N folders), oldest first by their integer step."""
+    found = [p for p in Path(checkpoints_dir).glob("step-*") if p.name[5:].isdigit()]
+    return sorted(found, key=lambda p: int(p.name[5:]))
+
+
 def latest_training_state(checkpoints_dir) -> Path | None:
-    found = sorted(Path(checkpoints_dir).glob("step-*"))
+    found = _by_step(checkpoints_dir)
     return found[-1] if found else None
 
 
@@ -111,7 +119,10 @@ def restore_training_state(path, model, optimizer) -> dict:
     missing = [n for n in ("model.npz", "optimizer.npz", "state.json") if not (path / n).is_file()]
     if missing:
         raise CheckpointError(f"{path}: damaged checkpoint, missing {', '.join(missing)}")
-    load_weights(model, path / "model.npz")
+    try:
+        load_weights(model, path / "model.npz")
+    except ValueError as e:
+        raise CheckpointError(str(e)) from None
     optimizer.build(model.trainable_variables)
     with np.load(path / "optimizer.npz") as data:
         values = [data[f"arr_{i}"] for i in range(len(data.files))]

@@ -38,9 +38,12 @@ def cmd_train(args) -> int:
     with _native_stderr_silenced():
         from asr import config, train
     overrides = {}
-    for text in args.set or []:
-        overrides = config.merge(overrides, config.parse_override(text))
-    cfg = config.load(args.config, overrides)
+    try:
+        for text in args.set or []:
+            overrides = config.merge(overrides, config.parse_override(text))
+        cfg = config.load(args.config, overrides)
+    except (ValueError, TypeError, OSError) as e:
+        raise UsageError(f"{args.config or '--set'}: {e}") from None
     train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes)
     return 0
 

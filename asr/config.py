@@ -87,6 +87,8 @@ def _build(cls, values: dict, where: str):
     for key, value in values.items():
         sub = names[key].default_factory if names[key].default_factory is not dataclasses.MISSING else None
         if sub is not None and dataclasses.is_dataclass(sub):
+            if not isinstance(value, dict):
+                raise ValueError(f"config section {f'{where}.{key}'.lstrip('.')} must be a table, got {value!r}")
             kwargs[key] = _build(sub, value, f"{where}.{key}".lstrip("."))
         else:
             kwargs[key] = value
@@ -125,6 +127,7 @@ def load(path=None, overrides: dict | None = None) -> Config:
 def parse_override(text: str) -> dict:
     """'model.units=128' -> {'model': {'units': 128}}; the value is parsed as TOML (strings may be bare)."""
     key, sep, raw = text.partition("=")
+    raw = raw.strip()
     if not sep:
         raise ValueError(f"override {text!r} must look like section.key=value")
     try:

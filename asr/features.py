@@ -68,8 +68,10 @@ def log_mel(waveform, cfg: FeatureConfig) -> tf.Tensor:
     returns:  [frames, num_mels] or [batch, frames, num_mels] float32, log(mel power + log_floor).
     """
     waveform = tf.convert_to_tensor(waveform, dtype=tf.float32)
-    stft = tf.signal.stft(waveform, frame_length=window_samples(cfg), frame_step=hop_samples(cfg),
-                          fft_length=fft_length(cfg), window_fn=tf.signal.hann_window, pad_end=False)
-    power = tf.math.square(tf.math.abs(stft))
+    # tf.signal.stft, spelled out so that a clip shorter than one window gives 0 frames instead of an error
+    frames = tf.signal.frame(waveform, window_samples(cfg), hop_samples(cfg), pad_end=False)
+    frames *= tf.signal.hann_window(window_samples(cfg))
+    pad = [[0, 0]] * (frames.shape.rank - 1) + [[0, fft_length(cfg) - window_samples(cfg)]]
+    power = tf.math.square(tf.math.abs(tf.signal.rfft(tf.pad(frames, pad))))
     mel = tf.tensordot(power, tf.constant(mel_filterbank(cfg)), axes=1)
     return tf.math.log(mel + cfg.log_floor)

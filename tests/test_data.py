@@ -196,8 +196,6 @@ def test_load_features_cache(clips_manifest, tmp_path, monkeypatch):
     assert len(list(cache_dir.glob("*.npz"))) == 2  # another feature config is another cache entry
 
 
-@pytest.mark.xfail(raises=tf.errors.InvalidArgumentError, strict=True,
-                   reason="bug: log_mel raises on clips shorter than one window (see test_features)")
 def test_load_features_survives_a_clip_shorter_than_one_window(clips_manifest):
     soundfile.write(str(clips_manifest.parent / "clips" / "tiny.wav"), np.zeros(100, np.float32), 16000)
     utterances = read_manifest(clips_manifest) + [Utterance("tiny", "clips/tiny.wav", "t", 100 / 16000)]
