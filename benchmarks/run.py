@@ -228,20 +228,24 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
-def run(quick: bool, log=print) -> dict:
+def progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def run(quick: bool) -> dict:
     from asr import models
     settings = QUICK if quick else FULL
     results = {"quick": quick, "machine": machine_info()}
-    log("front end ...", file=sys.stderr)
+    progress("front end ...")
     results["front_end"] = bench_front_end(settings["front_end_s"], settings["front_end_repeats"])
     results["training"] = []
     for recipe, clip_s in settings["train_shapes"]:
-        log(f"training step, {recipe} shape ...", file=sys.stderr)
+        progress(f"training step, {recipe} shape ...")
         results["training"].append(bench_training(recipe, clip_s, settings["train_batch"],
                                                   settings["warmup_steps"], settings["timed_steps"]))
     results["inference"] = []
     for name in models.shipped():
-        log(f"inference, {name} ...", file=sys.stderr)
+        progress(f"inference, {name} ...")
         results["inference"] += bench_inference(name, settings["long_inputs_s"], settings["inference_repeats"])
     results["machine"]["load_average_at_end"] = _load_average()
     return results

@@ -1,0 +1,44 @@
+"""benchmarks/run.py --quick runs end to end and writes every section with positive figures (so it cannot rot)."""
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from asr.models import shipped
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def positive(value) -> bool:
+    return isinstance(value, (int, float)) and value > 0
+
+
+def test_quick_benchmark_writes_all_sections(tmp_path):
+    out = tmp_path / "x.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "| asr.features.log_mel (eager) |" in done.stdout  # the markdown report is printed
+    results = json.loads(out.read_text())
+
+    assert results["quick"] is True
+    assert results["machine"]["cpu"] and positive(results["machine"]["cores"])
+    assert results["machine"]["tensorflow"]
+
+    front_end = results["front_end"]["results"]
+    assert len(front_end) == 3
+    assert all(positive(r["median_s"]) and positive(r["audio_s_per_s"]) for r in front_end)
+    assert results["front_end"]["max_log_difference_vs_librosa"] < 1e-3  # the same computation is being timed
+
+    assert [r["recipe"] for r in results["training"]] == ["mini_librispeech", "fsdd"]
+    for row in results["training"]:
+        assert all(positive(row[k]) for k in ("parameters", "batch", "clip_s", "median_step_s", "audio_s_per_s"))
+
+    if not shipped():
+        pytest.skip("no shipped model: the inference section is empty")
+    assert sorted({r["model"] for r in results["inference"]}) == shipped()
+    for row in results["inference"]:
+        assert all(positive(row[k]) for k in ("parameters", "model_npz_bytes", "audio_s", "acoustic_rtf",
+                                              "greedy_rtf", "beam_rtf"))
