@@ -158,6 +158,21 @@ def cmd_models(args) -> int:
     return 0
 
 
+def cmd_plot(args) -> int:
+    with _native_stderr_silenced():
+        from asr import plots
+    try:
+        if args.what == "training":
+            out = plots.plot_training(args.target, args.out or Path(args.target) / "training.png")
+        else:
+            out = plots.plot_alignment(_load(args), args.target, args.out or Path(args.target).stem + "-alignment.png")
+    except (OSError, ValueError, RuntimeError) as e:
+        _error(str(e))
+        return 1
+    print(out)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asr", description="RNN-CTC speech recognition.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -189,6 +204,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="folder for recogs.txt, errs.txt, wer.json, summary.json")
     p.add_argument("--limit", type=int, help="only the first N utterances")
     p.set_defaults(func=cmd_evaluate)
+
+    p = sub.add_parser("plot", help="PNG of an experiment's training curves, or of a clip's CTC alignment")
+    p.add_argument("what", choices=("training", "alignment"))
+    p.add_argument("target", help="experiment directory (training) or audio file (alignment)")
+    p.add_argument("--model", help="model for an alignment (default: english)")
+    p.add_argument("--out", help="PNG to write (default: EXP/training.png or CLIP-alignment.png)")
+    p.set_defaults(func=cmd_plot, beam=1, no_lexicon=False)
 
     p = sub.add_parser("models", help="list the shipped models with their measured WER")
     p.set_defaults(func=cmd_models)
