@@ -8,6 +8,7 @@ import os
 import sys
 from pathlib import Path
 
+NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot")
 FORMATS = ("text", "jsonl", "json", "srt", "vtt")  # asr.formats.FORMATS, without importing it
 
 
@@ -44,6 +45,9 @@ def cmd_train(args) -> int:
         cfg = config.load(args.config, overrides)
     except (ValueError, TypeError, OSError) as e:
         raise UsageError(f"{args.config or '--set'}: {e}") from None
+    for manifest in (args.train, args.valid):
+        if not Path(manifest).is_file():
+            raise UsageError(f"{manifest}: no such manifest")
     train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes)
     return 0
 
@@ -139,22 +143,28 @@ def cmd_transcribe(args) -> int:
 
 def cmd_evaluate(args) -> int:
     from asr.evaluate import evaluate
+    if not Path(args.manifest).is_file():
+        raise UsageError(f"{args.manifest}: no such manifest")
     model = _load(args)
-    evaluate(model, args.manifest, args.out, limit=args.limit)
+    try:
+        evaluate(model, args.manifest, args.out, limit=args.limit)
+    except ValueError as e:  # a malformed manifest line, named with its file and line number
+        _error(str(e))
+        return 1
     return 0
 
 
 def cmd_models(args) -> int:
     from asr import models
-    from asr.checkpoint import read_metrics
-    print(f"{'name':<10} {'size':>8}  {'parameters':>10}  measured")
+    print(f"{'name':<18} {'size':>7}  {'parameters':>10}  measured")
     for name in models.shipped():
         path = models.SHIPPED_DIR / name
-        info = read_metrics(path)
+        info = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").is_file() else {}
         size_mb = (path / "model.npz").stat().st_size / 1e6
-        scores = "; ".join(f"{e['data']}: WER {e['wer']:.2%}" for e in info.get("evaluations", [])) or "-"
-        default = " (default)" if name == models.DEFAULT_MODEL else ""
-        print(f"{name + default:<10} {size_mb:>6.1f}MB  {info.get('parameters', 0):>10,}  {scores}")
+        scores = "; ".join(f"{e['data']} ({e['decoding']}): WER {e['wer']:.2%}"
+                           for e in info.get("evaluations", [])) or "-"
+        label = name + (" (default)" if name == models.DEFAULT_MODEL else "")
+        print(f"{label:<18} {size_mb:>5.1f}MB  {info.get('parameters', 0):>10,}  {scores}")
     return 0
 
 
@@ -221,6 +231,9 @@ def main(argv=None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command in NEEDS_TENSORFLOW:
+        with _native_stderr_silenced():
+            import tensorflow  # noqa: F401  (loaded here, once, with its start-up messages hidden)
     try:
         return args.func(args)
     except UsageError as e:

@@ -28,7 +28,9 @@ def read_manifest(path) -> list[Utterance]:
                 audio = Path(row["audio"])
                 audio = audio if audio.is_absolute() else path.parent / audio
                 utterances.append(Utterance(str(row["id"]), str(audio), row["text"], float(row["duration_s"])))
-            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as e:
+            except KeyError as e:
+                raise ValueError(f"{path}:{line_no}: manifest line lacks the key {e}") from None
+            except (json.JSONDecodeError, TypeError, ValueError) as e:
                 raise ValueError(f"{path}:{line_no}: bad manifest line ({e})") from None
     return utterances
 
