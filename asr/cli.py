@@ -147,11 +147,11 @@ def cmd_evaluate(args) -> int:
         raise UsageError(f"{args.manifest}: no such manifest")
     model = _load(args)
     try:
-        evaluate(model, args.manifest, args.out, limit=args.limit)
-    except ValueError as e:  # a malformed manifest line, named with its file and line number
+        summary = evaluate(model, args.manifest, args.out, limit=args.limit)
+    except ValueError as e:  # a malformed manifest line, or nothing readable
         _error(str(e))
         return 1
-    return 0
+    return 1 if summary["skipped"] else 0
 
 
 def cmd_models(args) -> int:

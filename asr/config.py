@@ -56,6 +56,7 @@ class TrainConfig:
     freq_mask_width: int = 15
     time_masks: int = 2
     time_mask_fraction: float = 0.05  # each time mask covers at most this fraction of the clip
+    pad_silence_max_s: float = 0.0  # put 0..this many seconds of quiet frames before and after each clip
     precision: str = "float32"  # or "mixed_bfloat16"
     checkpoint_minutes: float = 5.0
     keep_checkpoints: int = 2

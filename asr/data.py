@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -76,7 +77,7 @@ def load_features(manifest, cfg: FeatureConfig, cache_dir=None, progress: bool =
         try:
             audio = load_audio(utt.audio, cfg.sample_rate_hz)
         except AudioError as e:
-            bar.write(f"warning: skipped {e}")
+            bar.write(f"warning: skipped {e}", file=sys.stderr)
             continue
         ids.append(utt.id)
         texts.append(utt.text)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from pathlib import Path
 
@@ -27,7 +28,7 @@ def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = No
         try:
             samples = load_audio(utt.audio, transcriber.sample_rate_hz)
         except AudioError as e:
-            bar.write(f"warning: skipped {e}")
+            bar.write(f"warning: skipped {e}", file=sys.stderr)
             skipped.append(utt.id)
             continue
         started = time.perf_counter()
@@ -37,6 +38,8 @@ def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = No
         ids.append(utt.id)
         refs.append(utt.text)
         hyps.append(result.text)
+    if not ids:
+        raise ValueError(f"{manifest}: no utterance could be scored ({len(skipped)} unreadable)")
     scores = metrics.write_report(out_dir, ids, refs, hyps)
     summary = {**scores.as_dict(), "skipped": len(skipped), "audio_s": round(audio_s, 2),
                "decode_s": round(decode_s, 2), "rtf": round(decode_s / max(audio_s, 1e-9), 4),

@@ -76,6 +76,23 @@ def spec_augment(features, lengths, model: AcousticModel, cfg: Config):
     return tf.where(masked, model.feature_mean[None, None, :], features)
 
 
+def pad_with_silence(features, lengths, silence, max_frames: int):
+    """Move each clip [batch, time, mels] right by 0..max_frames frames and fill the frames around it (before, and
+    0..max_frames after) with `silence` [mels] plus a little noise: clips cut tight to the speech otherwise teach
+    the model that audio always starts with a word. Returns (features, lengths)."""
+    batch, frames = tf.shape(features)[0], tf.shape(features)[1]
+    lead = tf.random.uniform([batch], 0, max_frames + 1, tf.int32)
+    trail = tf.random.uniform([batch], 0, max_frames + 1, tf.int32)
+    new_lengths = lengths + lead + trail
+    t = tf.range(frames + 2 * max_frames)[None, :]
+    source = t - lead[:, None]
+    inside = (source >= 0) & (source < lengths[:, None])
+    moved = tf.gather(features, tf.clip_by_value(source, 0, frames - 1), batch_dims=1)
+    quiet = silence[None, None, :] + tf.random.normal(tf.shape(moved), stddev=0.5)
+    out = tf.where(inside[:, :, None], moved, quiet)
+    return out * tf.sequence_mask(new_lengths, tf.shape(out)[1], out.dtype)[:, :, None], new_lengths
+
+
 def ctc_loss(model: AcousticModel, features, feature_lengths, labels, label_lengths, training: bool):
     """Per-utterance CTC loss [batch] with the real lengths; infinite losses (impossible alignments) are zeroed."""
     logits, out_lengths = model(features, feature_lengths, training=training)
@@ -85,13 +102,17 @@ def ctc_loss(model: AcousticModel, features, feature_lengths, labels, label_leng
     return tf.where(tf.math.is_finite(loss), loss, tf.zeros_like(loss)), logits, out_lengths
 
 
-def make_train_step(model: AcousticModel, optimizer, cfg: Config):
+def make_train_step(model: AcousticModel, optimizer, cfg: Config, silence=None):
+    """The compiled training step; `silence` [mels] is the quiet-frame level for cfg.train.pad_silence_max_s."""
     num_mels = cfg.features.num_mels
+    pad_frames = int(round(cfg.train.pad_silence_max_s * 1000 / cfg.features.hop_ms))
     signature = [tf.TensorSpec([None, None, num_mels], tf.float32), tf.TensorSpec([None], tf.int32),
                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)]
 
     @tf.function(input_signature=signature, jit_compile=False)
     def train_step(features, feature_lengths, labels, label_lengths):
+        if pad_frames > 0:
+            features, feature_lengths = pad_with_silence(features, feature_lengths, silence, pad_frames)
         if cfg.train.spec_augment:
             features = spec_augment(features, feature_lengths, model, cfg)
         with tf.GradientTape() as tape:
@@ -149,7 +170,10 @@ class Trainer:
         self.model = build_model(cfg.model, cfg.features.num_mels, cfg.train.precision)
         self.model.set_normalization(*feature_stats(self.train.features))
         self.optimizer = make_optimizer(cfg, self.steps_per_epoch)
-        self.train_step = make_train_step(self.model, self.optimizer, cfg)
+        silence = None
+        if cfg.train.pad_silence_max_s > 0:  # the quiet end of each mel band: its 5th percentile over training
+            silence = tf.constant(np.percentile(self.train.features.frames.astype(np.float32), 5, axis=0))
+        self.train_step = make_train_step(self.model, self.optimizer, cfg, silence)
         self.state = {"epoch": 0, "batch_in_epoch": 0, "best_wer": None, "train_seconds": 0.0}
         latest = checkpoint.latest_training_state(self.out_dir / "checkpoints")
         if latest is not None:
