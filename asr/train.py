@@ -25,6 +25,9 @@ from asr.model import AcousticModel, build_model, count_parameters, output_lengt
 from asr.text import Vocabulary
 
 
+QUIET_STD = 1.5  # silence padding sits this many standard deviations below each mel band's mean
+
+
 @dataclass
 class Split:
     features: FeatureSet
@@ -102,8 +105,8 @@ def ctc_loss(model: AcousticModel, features, feature_lengths, labels, label_leng
     return tf.where(tf.math.is_finite(loss), loss, tf.zeros_like(loss)), logits, out_lengths
 
 
-def make_train_step(model: AcousticModel, optimizer, cfg: Config, silence=None):
-    """The compiled training step; `silence` [mels] is the quiet-frame level for cfg.train.pad_silence_max_s."""
+def make_train_step(model: AcousticModel, optimizer, cfg: Config):
+    """The compiled training step: augmentation, CTC loss, gradient step; returns the batch's mean loss."""
     num_mels = cfg.features.num_mels
     pad_frames = int(round(cfg.train.pad_silence_max_s * 1000 / cfg.features.hop_ms))
     signature = [tf.TensorSpec([None, None, num_mels], tf.float32), tf.TensorSpec([None], tf.int32),
@@ -111,7 +114,8 @@ def make_train_step(model: AcousticModel, optimizer, cfg: Config, silence=None):
 
     @tf.function(input_signature=signature, jit_compile=False)
     def train_step(features, feature_lengths, labels, label_lengths):
-        if pad_frames > 0:
+        if pad_frames > 0:  # quiet: 1.5 standard deviations below the mean of each mel band
+            silence = model.feature_mean - QUIET_STD * model.feature_std
             features, feature_lengths = pad_with_silence(features, feature_lengths, silence, pad_frames)
         if cfg.train.spec_augment:
             features = spec_augment(features, feature_lengths, model, cfg)
@@ -170,10 +174,7 @@ class Trainer:
         self.model = build_model(cfg.model, cfg.features.num_mels, cfg.train.precision)
         self.model.set_normalization(*feature_stats(self.train.features))
         self.optimizer = make_optimizer(cfg, self.steps_per_epoch)
-        silence = None
-        if cfg.train.pad_silence_max_s > 0:  # the quiet end of each mel band: its 5th percentile over training
-            silence = tf.constant(np.percentile(self.train.features.frames.astype(np.float32), 5, axis=0))
-        self.train_step = make_train_step(self.model, self.optimizer, cfg, silence)
+        self.train_step = make_train_step(self.model, self.optimizer, cfg)
         self.state = {"epoch": 0, "batch_in_epoch": 0, "best_wer": None, "train_seconds": 0.0}
         latest = checkpoint.latest_training_state(self.out_dir / "checkpoints")
         if latest is not None:
