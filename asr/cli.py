@@ -8,8 +8,10 @@ import os
 import sys
 from pathlib import Path
 
+from asr import formats
+from asr.formats import FORMATS
+
 NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot")
-FORMATS = ("text", "jsonl", "json", "srt", "vtt")  # asr.formats.FORMATS, without importing it
 
 
 def _quiet_tensorflow() -> None:
@@ -35,9 +37,16 @@ def _native_stderr_silenced():
         os.close(devnull)
 
 
+class UsageError(Exception):
+    """Bad arguments: reported in one line, exit code 2."""
+
+
+def _error(message: str) -> None:
+    print(f"asr: error: {message}", file=sys.stderr, flush=True)
+
+
 def cmd_train(args) -> int:
-    with _native_stderr_silenced():
-        from asr import config, train
+    from asr import config, train
     overrides = {}
     try:
         for text in args.set or []:
@@ -50,14 +59,6 @@ def cmd_train(args) -> int:
             raise UsageError(f"{manifest}: no such manifest")
     train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes)
     return 0
-
-
-def _error(message: str) -> None:
-    print(f"asr: error: {message}", file=sys.stderr, flush=True)
-
-
-class UsageError(Exception):
-    """Bad arguments: reported in one line, exit code 2."""
 
 
 def _load(args):
@@ -91,7 +92,6 @@ def _inputs(paths) -> list[tuple[str, Path | None, str | None]]:
 
 
 def _render(fmt: str, rec: dict, result) -> str:
-    from asr import formats
     if fmt == "srt":
         return formats.to_srt(result.words)
     if fmt == "vtt":
@@ -100,7 +100,6 @@ def _render(fmt: str, rec: dict, result) -> str:
 
 
 def cmd_transcribe(args) -> int:
-    from asr import formats
     from asr.audio import AudioError
     inputs = _inputs(args.paths)
     model = _load(args)
@@ -115,6 +114,8 @@ def cmd_transcribe(args) -> int:
                 result = model.transcribe(path)
             except AudioError as e:
                 error = str(e)
+            except Exception as e:  # noqa: BLE001 - one bad input must not end the batch
+                error = f"{shown}: transcription failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
         if error is not None:
             failed += 1
             _error(error)
@@ -169,8 +170,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    with _native_stderr_silenced():
-        from asr import plots
+    from asr import plots
     try:
         if args.what == "training":
             out = plots.plot_training(args.target, args.out or Path(args.target) / "training.png")
