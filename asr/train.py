@@ -5,7 +5,6 @@ Read top to bottom: prepare_data -> make_optimizer -> train_step -> train_one_ep
 from __future__ import annotations
 
 import json
-import math
 import time
 from dataclasses import dataclass
 from pathlib import Path

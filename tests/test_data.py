@@ -4,7 +4,6 @@ import json
 import numpy as np
 import pytest
 import soundfile
-import tensorflow as tf
 
 import asr.data
 from asr.audio import load_audio
