@@ -58,6 +58,11 @@ class Lexicon:
             return cls([line.split()[0] for line in f if line.strip()], vocab)
 
 
+def _text(vocab: Vocabulary, tokens) -> str:
+    """The words of a token sequence, single-spaced (a model may emit spaces at the edges or twice)."""
+    return " ".join(vocab.decode(tokens).split())
+
+
 def collapse(ids, blank_id: int = 0) -> list[int]:
     """CTC collapse of a frame-level label path `ids: [time]`: merge repeats, then drop blanks."""
     out, previous = [], None
@@ -79,7 +84,7 @@ def greedy_decode(log_probs, vocab: Vocabulary, frame_s: float) -> Hypothesis:
     path = log_probs.argmax(axis=1)
     score = float(log_probs[np.arange(len(path)), path].sum())
     tokens, first, last = _token_spans(path, vocab.blank_id)
-    return Hypothesis(text=vocab.decode(tokens.tolist()), tokens=tuple(tokens.tolist()), score=score,
+    return Hypothesis(text=_text(vocab, tokens.tolist()), tokens=tuple(tokens.tolist()), score=score,
                       words=_words(log_probs, tokens, first, last, vocab, frame_s))
 
 
@@ -99,7 +104,7 @@ def beam_search(log_probs, vocab: Vocabulary, frame_s: float, beam_width: int = 
                                     lexicon=lexicon)
     if not hypotheses:
         return [EMPTY_HYPOTHESIS]
-    return [Hypothesis(text=vocab.decode(tokens), tokens=tokens, score=score,
+    return [Hypothesis(text=_text(vocab, tokens), tokens=tokens, score=score,
                        words=word_timings(log_probs, tokens, vocab, frame_s))
             for tokens, score in hypotheses[:nbest or beam_width]]
 

@@ -261,3 +261,14 @@ def test_vocabulary_mismatch_is_an_error():
         greedy_decode(np.zeros((3, 5)), VOCAB, frame_s=0.02)
     with pytest.raises(ValueError, match=r"\[time, vocab\]"):
         beam_search(np.zeros(VOCAB.size), VOCAB, frame_s=0.02)
+
+
+def test_text_has_no_leading_trailing_or_double_spaces():
+    # frames emit: space, "a", space, space (via blank), "b", space -> raw "_a  b_" -> text "a b"
+    vocab = Vocabulary()
+    sp, a, b = vocab.space_id, vocab.encode("a")[0], vocab.encode("b")[0]
+    path = [sp, a, sp, 0, sp, b, sp]
+    log_probs = np.full((len(path), vocab.size), np.log(0.01 / (vocab.size - 1)))
+    log_probs[np.arange(len(path)), path] = np.log(0.99)
+    assert greedy_decode(log_probs, vocab, 0.04).text == "a b"
+    assert beam_search(log_probs, vocab, 0.04, beam_width=4)[0].text == "a b"
