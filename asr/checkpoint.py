@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from asr import config as config_lib
+from asr.models import read_metrics  # noqa: F401  (part of this module's API)
 from asr.model import AcousticModel, build_model, load_weights, save_weights
 from asr.text import Vocabulary
 
@@ -78,11 +79,6 @@ def load_model_dir(path) -> tuple[config_lib.Config, Vocabulary, AcousticModel]:
     except (ValueError, KeyError, OSError, json.JSONDecodeError) as e:
         raise CheckpointError(f"{path}: cannot load model ({e})") from None
     return cfg, vocab, model
-
-
-def read_metrics(path) -> dict:
-    metrics = Path(path) / "metrics.json"
-    return json.loads(metrics.read_text()) if metrics.is_file() else {}
 
 
 def save_training_state(checkpoints_dir, step: int, model, optimizer, state: dict, keep: int) -> Path:

@@ -160,7 +160,7 @@ def cmd_models(args) -> int:
     print(f"{'name':<18} {'size':>7}  {'parameters':>10}  measured")
     for name in models.shipped():
         path = models.SHIPPED_DIR / name
-        info = json.loads((path / "metrics.json").read_text()) if (path / "metrics.json").is_file() else {}
+        info = models.read_metrics(path)
         size_mb = (path / "model.npz").stat().st_size / 1e6
         scores = "; ".join(f"{e['data']} ({e['decoding']}): WER {e['wer']:.2%}"
                            for e in info.get("evaluations", [])) or "-"

@@ -1,6 +1,7 @@
 """Models shipped inside the package, each a model directory (see asr/checkpoint.py) with a README.md card."""
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 SHIPPED_DIR = Path(__file__).parent
@@ -22,3 +23,9 @@ def resolve(name_or_dir: str | None) -> Path:
         return path
     raise FileNotFoundError(f"{name_or_dir}: no such model; shipped models: {', '.join(shipped()) or 'none'}, "
                             "or give a model directory")
+
+
+def read_metrics(model_dir) -> dict:
+    """A model directory's metrics.json ({} when it has none); no TensorFlow needed."""
+    path = Path(model_dir) / "metrics.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
