@@ -7,10 +7,10 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 
-def load_model(name_or_dir: str | None = None, beam_width: int = 1, use_lexicon: bool = True):
-    """A shipped model by name, or a model directory; see asr.transcribe.Transcriber."""
+def load_model(name_or_dir: str | None = None, **options):
+    """A shipped model by name, or a model directory; options as for asr.transcribe.load_model."""
     from asr.transcribe import load_model as _load
-    return _load(name_or_dir, beam_width, use_lexicon)
+    return _load(name_or_dir, **options)
 
 
 __all__ = ["load_model", "__version__"]

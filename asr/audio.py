@@ -4,6 +4,11 @@ Reading goes through libsndfile (the `soundfile` package), resampling through li
 """
 from __future__ import annotations
 
+import contextlib
+import os
+import sys
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -42,7 +47,8 @@ def load_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
         raise ValueError(f"sample_rate_hz must be positive, got {sample_rate_hz}")
     _check_is_file(path)
     try:
-        samples, file_rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
+        with _quiet_decoders():
+            samples, file_rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
     except _READ_ERRORS as error:
         raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
     if not np.all(np.isfinite(samples)):
@@ -51,6 +57,45 @@ def load_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
     if file_rate_hz != sample_rate_hz:
         mono = resample(mono, file_rate_hz, sample_rate_hz)
     return np.clip(mono, -1.0, 1.0)
+
+
+def stream_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ, block_s: float = 10.0) -> Iterator[np.ndarray]:
+    """`load_audio` in blocks of about `block_s` seconds, for files of any length in bounded memory.
+
+    Yields float32 mono blocks [samples] at `sample_rate_hz` whose concatenation is the file (resampled by a
+    streaming soxr resampler, so equal to `load_audio` up to rounding). Raises AudioError as `load_audio` does,
+    when the problem is met: a block may already have been yielded.
+    """
+    if sample_rate_hz <= 0 or block_s <= 0:
+        raise ValueError(f"sample_rate_hz and block_s must be positive, got {sample_rate_hz} and {block_s}")
+    _check_is_file(path)
+    try:
+        with _quiet_decoders():
+            file = soundfile.SoundFile(str(path))
+    except _READ_ERRORS as error:
+        raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
+    with file:
+        resampler = None
+        if file.samplerate != sample_rate_hz:
+            resampler = soxr.ResampleStream(file.samplerate, sample_rate_hz, 1, dtype="float32",
+                                            quality=RESAMPLE_QUALITY)
+        block_frames = max(1, round(block_s * file.samplerate))
+        while True:
+            try:
+                with _quiet_decoders():
+                    data = file.read(block_frames, dtype="float32", always_2d=True)
+            except _READ_ERRORS as error:
+                raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
+            if not np.all(np.isfinite(data)):
+                raise AudioError(path, "contains NaN or infinite samples")
+            last = len(data) < block_frames
+            mono = downmix(data)
+            if resampler is not None:
+                mono = resampler.resample_chunk(mono, last=last)
+            if len(mono):
+                yield np.clip(mono, -1.0, 1.0)
+            if last:
+                return
 
 
 def downmix(samples: np.ndarray) -> np.ndarray:
@@ -82,7 +127,8 @@ def duration_s(path) -> float:
     """Duration of an audio file in seconds, read from its header; AudioError if it cannot be read."""
     _check_is_file(path)
     try:
-        return float(soundfile.info(str(path)).duration)
+        with _quiet_decoders():
+            return float(soundfile.info(str(path)).duration)
     except _READ_ERRORS as error:
         raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
 
@@ -96,14 +142,18 @@ def find_audio_files(paths) -> tuple[list[Path], list[str]]:
     """
     files, errors, seen = [], [], set()
     for path in map(Path, paths):
-        if path.is_dir():
-            found = _audio_files_under(path)
-            if not found:
-                errors.append(f"{path}: no audio files found")
-        elif path.exists():
-            found = [path]
-        else:
-            errors.append(f"{path}: no such file or directory")
+        try:
+            if path.is_dir():
+                found = _audio_files_under(path)
+                if not found:
+                    errors.append(f"{path}: no audio files found")
+            elif path.exists():
+                found = [path]
+            else:
+                errors.append(f"{path}: no such file or directory")
+                found = []
+        except OSError as error:  # a name too long, a folder that may not be listed or entered
+            errors.append(f"{path}: {error.strerror or error}")
             found = []
         for file in found:
             key = file.resolve()
@@ -114,28 +164,62 @@ def find_audio_files(paths) -> tuple[list[Path], list[str]]:
 
 
 def _audio_files_under(folder: Path) -> list[Path]:
-    """Sorted files under `folder`, at any depth, whose suffix is in AUDIO_SUFFIXES."""
+    """Sorted files under `folder`, at any depth, whose suffix is in AUDIO_SUFFIXES; OSError when `folder` itself
+    cannot be listed (rglob would quietly find nothing in it)."""
+    os.scandir(folder).close()
     return sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_SUFFIXES and p.is_file())
 
 
 def _check_is_file(path) -> None:
-    """Raise AudioError unless `path` is an existing, non-empty file."""
+    """Raise AudioError unless `path` is an existing, non-empty regular file that may be read."""
     path = Path(path)
     try:
         if path.is_dir():
             raise AudioError(path, "is a directory, not an audio file")
         if not path.exists():
             raise AudioError(path, "no such file")
+        if not path.is_file():  # reading a FIFO would wait forever for a writer
+            raise AudioError(path, "not a regular file (a pipe, device or socket)")
         if path.stat().st_size == 0:
             raise AudioError(path, "file is empty")
+        with open(path, "rb"):  # libsndfile reports a file it may not read only as "System error"
+            pass
     except OSError as error:
         raise AudioError(path, error.strerror or str(error)) from None
+
+
+@contextlib.contextmanager
+def _quiet_decoders():
+    """Hide file descriptor 2 while libsndfile reads: its MP3 decoder (libmpg123) prints notes there about a bad
+    file ("Trying to resync...") besides the error it returns, which AudioError reports in one line. Only on the
+    main thread: two threads swapping the process's fd 2 at once could leave it pointing at /dev/null."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):  # no stderr to hide
+        saved = None
+    if saved is None:
+        yield
+        return
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    try:
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _reason(error: Exception) -> str:
     """The library's own words for a read failure, without the path soundfile puts in front."""
     if isinstance(error, soundfile.LibsndfileError):
-        return error.error_string.rstrip(".")
+        reason = error.error_string.rstrip(".")
+        # what libsndfile says when its MP3 decoder rejects a file; _check_is_file has ruled out the words' meaning
+        return "corrupt or unsupported data" if reason.startswith("File does not exist or is not a regular") else reason
     if isinstance(error, OSError) and error.strerror:
         return error.strerror
     return str(error) or type(error).__name__

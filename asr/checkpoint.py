@@ -13,9 +13,13 @@ run killed at any moment leaves the previous checkpoint whole.
 """
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import json
 import os
 import shutil
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +30,11 @@ from asr.model import AcousticModel, build_model, load_weights, save_weights
 from asr.text import Vocabulary
 
 MODEL_FILES = ("config.json", "tokens.txt", "model.npz")
+# What reading a damaged file raises: bad JSON, text or values, an npz that is truncated, garbled (zip, zlib,
+# a refused pickle) or short of an array, or one whose arrays do not fit the model.
+_DAMAGED = (ValueError, KeyError, IndexError, TypeError, AttributeError, OSError, EOFError, zipfile.BadZipFile,
+            zlib.error)
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # linux/fcntl.h
 
 
 class CheckpointError(Exception):
@@ -33,18 +42,46 @@ class CheckpointError(Exception):
 
 
 def _atomic_dir(final: Path, write) -> None:
-    """Call write(tmp_dir), then swap tmp_dir into place as `final`."""
+    """Call write(tmp_dir), then swap tmp_dir into place as `final`: a crash at any point leaves `final` whole,
+    as it was or as written (where the system cannot exchange two directories in one step, a crash between the
+    two renames leaves it as .NAME.old, put back by the next save)."""
     final = Path(final)
     tmp = final.with_name(f".{final.name}.tmp")
+    old = final.with_name(f".{final.name}.old")
+    if old.is_dir() and not final.exists():
+        os.replace(old, final)
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     write(tmp)
-    old = final.with_name(f".{final.name}.old")
+    if final.exists() and _exchange(tmp, final):
+        shutil.rmtree(tmp, ignore_errors=True)  # the previous directory, now under the temporary name
+        return
     if final.exists():
         shutil.rmtree(old, ignore_errors=True)
         os.replace(final, old)
     os.replace(tmp, final)
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _exchange(a: Path, b: Path) -> bool:
+    """Swap two existing paths in one atomic step (Linux renameat2 RENAME_EXCHANGE); False, changing nothing,
+    where the C library or the file system cannot."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, TypeError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
+
+
+@contextlib.contextmanager
+def _reading(file: Path, problem: str):
+    """Report a damaged `file` as one CheckpointError line: "<its folder>: <problem> (<file name>: <why>)"."""
+    try:
+        yield
+    except _DAMAGED as e:
+        why = " ".join(str(e).split()).removeprefix(f"{file}: ") or type(e).__name__
+        raise CheckpointError(f"{file.parent}: {problem} ({file.name}: {why})") from None
 
 
 def save_model_dir(path, cfg: config_lib.Config, vocab: Vocabulary, model: AcousticModel,
@@ -71,14 +108,21 @@ def check_model_dir(path) -> Path:
 def load_model_dir(path) -> tuple[config_lib.Config, Vocabulary, AcousticModel]:
     """Config, vocabulary and a float32 model with its weights, from a model directory."""
     path = check_model_dir(path)
-    try:
-        cfg = config_lib.from_dict(json.loads((path / "config.json").read_text()))
-        vocab = Vocabulary.load(path / "tokens.txt")
+    with _reading(path / "config.json", "cannot load model"):
+        cfg = config_lib.from_dict(_json_object(path / "config.json"))
         model = build_model(cfg.model, cfg.features.num_mels)
+    with _reading(path / "tokens.txt", "cannot load model"):
+        vocab = Vocabulary.load(path / "tokens.txt")
+    with _reading(path / "model.npz", "cannot load model"):
         load_weights(model, path / "model.npz")
-    except (ValueError, KeyError, OSError, json.JSONDecodeError) as e:
-        raise CheckpointError(f"{path}: cannot load model ({e})") from None
     return cfg, vocab, model
+
+
+def _json_object(path: Path) -> dict:
+    value = json.loads(path.read_text())
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
+    return value
 
 
 def save_training_state(checkpoints_dir, step: int, model, optimizer, state: dict, keep: int) -> Path:
@@ -115,15 +159,15 @@ def restore_training_state(path, model, optimizer) -> dict:
     missing = [n for n in ("model.npz", "optimizer.npz", "state.json") if not (path / n).is_file()]
     if missing:
         raise CheckpointError(f"{path}: damaged checkpoint, missing {', '.join(missing)}")
-    try:
+    with _reading(path / "model.npz", "damaged checkpoint"):
         load_weights(model, path / "model.npz")
-    except ValueError as e:
-        raise CheckpointError(str(e)) from None
     optimizer.build(model.trainable_variables)
-    with np.load(path / "optimizer.npz") as data:
-        values = [data[f"arr_{i}"] for i in range(len(data.files))]
-    if len(values) != len(optimizer.variables):
-        raise CheckpointError(f"{path}: optimizer state does not match the model")
-    for var, value in zip(optimizer.variables, values):
-        var.assign(value)
-    return json.loads((path / "state.json").read_text())
+    with _reading(path / "optimizer.npz", "damaged checkpoint"):
+        with np.load(path / "optimizer.npz") as data:
+            values = [data[f"arr_{i}"] for i in range(len(data.files))]
+        if len(values) != len(optimizer.variables):
+            raise ValueError(f"{len(values)} arrays for the optimizer's {len(optimizer.variables)} variables")
+        for var, value in zip(optimizer.variables, values):
+            var.assign(value)
+    with _reading(path / "state.json", "damaged checkpoint"):
+        return _json_object(path / "state.json")

@@ -9,6 +9,9 @@ import sys
 from pathlib import Path
 
 from asr import formats
+from asr.config import STRATEGIES
+from asr.export import FORMATS as EXPORT_FORMATS
+from asr.export import QUANTIZE
 from asr.formats import FORMATS
 
 NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot")
@@ -51,23 +54,41 @@ def cmd_train(args) -> int:
     try:
         for text in args.set or []:
             overrides = config.merge(overrides, config.parse_override(text))
+        if args.strategy:
+            overrides = config.merge(overrides, {"train": {"strategy": args.strategy}})
         cfg = config.load(args.config, overrides)
     except (ValueError, TypeError, OSError) as e:
         raise UsageError(f"{args.config or '--set'}: {e}") from None
     for manifest in (args.train, args.valid):
         if not Path(manifest).is_file():
             raise UsageError(f"{manifest}: no such manifest")
-    train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes)
+    from asr.checkpoint import CheckpointError
+    from asr.distribute import StrategyError
+    try:
+        train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes)
+    except (CheckpointError, StrategyError) as e:  # a damaged checkpoint or init_from model, no TF_CONFIG, ...
+        raise UsageError(str(e)) from None
     return 0
 
 
+def _hotwords(texts) -> dict[str, float]:
+    from asr.fusion import parse_hotword
+    try:
+        return dict(parse_hotword(t) for t in texts or [])
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
 def _load(args):
-    """The model named by --model, with --beam; a missing or broken model is a UsageError."""
+    """The model named by --model, with --beam (and --hotword); a missing or broken model is a UsageError."""
+    hotwords = _hotwords(getattr(args, "hotword", None))
     with _native_stderr_silenced():
         from asr.checkpoint import CheckpointError
         from asr.transcribe import load_model
         try:
-            return load_model(args.model, beam_width=args.beam, use_lexicon=not args.no_lexicon)
+            return load_model(args.model, beam_width=args.beam, use_lexicon=not args.no_lexicon, hotwords=hotwords,
+                              lm=False if args.no_lm else (args.lm or True), lm_weight=args.lm_weight,
+                              word_bonus=args.word_bonus)
         except (FileNotFoundError, CheckpointError) as e:
             raise UsageError(str(e)) from None
 
@@ -99,23 +120,67 @@ def _render(fmt: str, rec: dict, result) -> str:
     return {"text": result.text, "jsonl": formats.to_jsonl(rec), "json": json.dumps(rec, indent=2)}[fmt]
 
 
-def cmd_transcribe(args) -> int:
+def _progress(show: bool, total: int):
+    """tqdm bars on stderr (only where it is a terminal, or always with --progress): files, and one long file."""
+    from tqdm import tqdm
+    files = tqdm(total=total, unit="file", disable=None if show is None else not show, leave=False)
+    state = {"bar": None}
+
+    def long_file(done_s: float, total_s: float) -> None:
+        if state["bar"] is None:
+            state["bar"] = tqdm(total=round(total_s), unit="audio s", disable=files.disable, leave=False)
+        state["bar"].update(round(done_s) - state["bar"].n)
+
+    def next_file() -> None:
+        """Call after each file."""
+        if state["bar"] is not None:
+            state["bar"].close()
+            state["bar"] = None
+        files.update(1)
+    return files, long_file, next_file
+
+
+def _transcribe_one(model, shown: str, path, alternatives: int, progress):
+    """(transcript, None) or (None, one-line error) for one input; never raises for a bad file."""
     from asr.audio import AudioError
+    try:
+        return model.transcribe(path, alternatives=alternatives, progress=progress), None
+    except AudioError as e:
+        return None, str(e)
+    except Exception as e:  # noqa: BLE001 - one bad input must not end the batch
+        detail = str(e).splitlines()[0] if str(e) else ""
+        return None, f"{shown}: transcription failed ({type(e).__name__}: {detail})"
+
+
+def _print_result(args, shown: str, rendered: str, result, several: bool) -> None:
+    if args.format == "text":
+        print(f"{shown}\t{result.text}" if several else result.text, flush=True)
+        for alt in result.alternatives[1:]:
+            print(f"  alternative ({alt.score:.2f}): {alt.text}", flush=True)
+    elif args.format in ("srt", "vtt"):
+        print(f"==> {shown} <==\n{rendered}" if several else rendered, flush=True)
+    elif args.format == "jsonl":
+        print(rendered, flush=True)
+
+
+def cmd_transcribe(args) -> int:
+    import time
+    if args.alternatives < 1:
+        raise UsageError(f"--alternatives must be at least 1, got {args.alternatives}")
     inputs = _inputs(args.paths)
     model = _load(args)
+    model.warm_up()  # trace the graph now, so the real-time factor below measures transcription
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     records, used, failed = [], set(), 0
+    files_bar, long_file, next_file = _progress(args.progress, len(inputs))
+    started, audio_s = time.perf_counter(), 0.0
     for shown, path, error in inputs:
         result = None
         if error is None:
-            try:
-                result = model.transcribe(path)
-            except AudioError as e:
-                error = str(e)
-            except Exception as e:  # noqa: BLE001 - one bad input must not end the batch
-                error = f"{shown}: transcription failed ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})"
+            result, error = _transcribe_one(model, shown, path, args.alternatives, long_file)
+        next_file()
         if error is not None:
             failed += 1
             _error(error)
@@ -123,22 +188,25 @@ def cmd_transcribe(args) -> int:
             if args.format == "jsonl" and not out_dir:
                 print(formats.to_jsonl(records[-1]), flush=True)
             continue
+        audio_s += result.duration_s
         records.append(formats.record(shown, result))
         rendered = _render(args.format, records[-1], result)
         if out_dir:
             suffix = {"text": ".txt", "jsonl": ".json", "json": ".json", "srt": ".srt", "vtt": ".vtt"}[args.format]
             (out_dir / _output_name(path, used, suffix)).write_text(rendered + "\n", encoding="utf-8")
-        elif args.format == "text":
-            print(f"{shown}\t{result.text}" if len(inputs) > 1 else result.text, flush=True)
-        elif args.format in ("srt", "vtt"):
-            print(f"==> {shown} <==\n{rendered}" if len(inputs) > 1 else rendered, flush=True)
-        elif args.format == "jsonl":
-            print(rendered, flush=True)
+        else:
+            _print_result(args, shown, rendered, result, len(inputs) > 1)
     if args.format == "json" and not out_dir:
         print(json.dumps(records, indent=2))
     if out_dir:
         with open(out_dir / "summary.jsonl", "w", encoding="utf-8") as f:
             f.writelines(formats.to_jsonl(r) + "\n" for r in records)
+    files_bar.close()
+    if not args.quiet:
+        wall_s = time.perf_counter() - started
+        rtf = f"{wall_s / audio_s:.3f}" if audio_s > 0 else "-"
+        print(f"asr: {len(inputs) - failed} of {len(inputs)} file(s) transcribed, {audio_s:.1f} s of audio in "
+              f"{wall_s:.1f} s (real-time factor {rtf})", file=sys.stderr, flush=True)
     return 1 if failed else 0
 
 
@@ -183,6 +251,79 @@ def cmd_plot(args) -> int:
     return 0
 
 
+def cmd_export(args) -> int:
+    if args.format == "savedmodel" and args.quantize != "none":
+        raise UsageError("--quantize is for --format tflite (a SavedModel is float32)")
+    if args.quantize == "int8" and not args.calibration:
+        raise UsageError("--quantize int8 needs --calibration PATH: audio like the model's training audio")
+    if args.calibration and args.quantize != "int8":
+        raise UsageError("--calibration is only used by --quantize int8")
+    calibration = []
+    for _, path, error in _inputs(args.calibration or []):
+        if error:
+            raise UsageError(error)
+        calibration.append(path)
+    failure = None
+    with _native_stderr_silenced():  # the converter prints pages of MLIR notes on file descriptor 2
+        from asr.audio import AudioError
+        from asr.checkpoint import CheckpointError
+        from asr.export import ExportError, export
+        try:
+            out = export(args.model, args.format, args.out, args.quantize, calibration)
+        except (FileNotFoundError, CheckpointError, AudioError) as e:
+            raise UsageError(str(e)) from None
+        except (ExportError, OSError) as e:
+            failure = str(e)
+    if failure:
+        _error(f"export failed: {failure}")
+        return 1
+    files = [out] if out.is_file() else [f for f in out.rglob("*") if f.is_file()]
+    print(f"{out}\t{sum(f.stat().st_size for f in files) / 1e6:.2f} MB")
+    return 0
+
+
+def cmd_lm(args) -> int:
+    from tqdm import tqdm
+
+    from asr import lm
+    from asr.text import normalize
+    if args.order < 1:
+        raise UsageError(f"--order must be at least 1, got {args.order}")
+    try:
+        lm.prune_thresholds(args.prune or (), args.order)
+    except ValueError as e:
+        raise UsageError(f"--prune: {e}") from None
+    for path in args.text:
+        if not Path(path).is_file():
+            raise UsageError(f"{path}: {'not a file' if Path(path).exists() else 'no such file'}")
+
+    def lines():
+        for path in args.text:
+            with open(path, encoding="utf-8") as f:
+                yield from tqdm(f, desc=Path(path).name, unit=" lines", disable=None, leave=False)
+    try:
+        model = lm.estimate(lm.sentences_from_lines(lines(), normalize), order=args.order, prune=args.prune or ())
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        lm.write_arpa(model, args.out)
+    except (ValueError, OSError) as e:  # not UTF-8 (UnicodeDecodeError is a ValueError), no text, unwritable
+        _error(str(e).splitlines()[0])
+        return 1
+    counts = " ".join(f"{n}-grams={c}" for n, c in enumerate(model.counts, 1))
+    print(f"{args.out}\t{counts}\t{Path(args.out).stat().st_size / 1e6:.2f} MB")
+    return 0
+
+
+def _decoding_arguments(p) -> None:
+    p.add_argument("--beam", type=int, metavar="N",
+                   help="beam width (1: greedy; default: the model's decoding.json with its LM, else greedy)")
+    p.add_argument("--no-lexicon", action="store_true", help="ignore the model's lexicon.txt (open vocabulary)")
+    lm = p.add_mutually_exclusive_group()
+    lm.add_argument("--lm", metavar="ARPA", help="word n-gram LM (ARPA, .arpa.gz) instead of the model's own")
+    lm.add_argument("--no-lm", action="store_true", help="do not use the model's language model")
+    p.add_argument("--lm-weight", type=float, metavar="W", help="LM weight (default: the model's decoding.json)")
+    p.add_argument("--word-bonus", type=float, metavar="B", help="bonus per word (default: decoding.json)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="asr", description="RNN-CTC speech recognition.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -195,22 +336,30 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="experiment directory; an existing one is resumed")
     p.add_argument("--cache-dir", help="feature cache directory (default OUT/features)")
     p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much wall time")
+    p.add_argument("--strategy", choices=STRATEGIES,
+                   help="train.strategy: one device, this host's GPUs, or the hosts in TF_CONFIG "
+                        "(recipes/README.md)")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("transcribe", help="transcribe audio files or folders")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio file or folder (walked recursively)")
     p.add_argument("--model", help="shipped model name (see `asr models`) or model directory; default: english")
     p.add_argument("--format", choices=FORMATS, default="text")
-    p.add_argument("--beam", type=int, default=1, metavar="N", help="beam width (1: greedy, the default)")
-    p.add_argument("--no-lexicon", action="store_true", help="ignore the model's lexicon.txt (open vocabulary)")
+    _decoding_arguments(p)
     p.add_argument("--output-dir", help="write one file per input here, plus summary.jsonl")
+    p.add_argument("--alternatives", type=int, default=1, metavar="N",
+                   help="also give the N best hypotheses with their scores (beam search)")
+    p.add_argument("--hotword", action="append", metavar="WORD[:BOOST]",
+                   help="favour this word in the beam search (repeatable; boost in log units, default 5)")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bars on stderr (default: when stderr is a terminal)")
+    p.add_argument("--quiet", action="store_true", help="no closing line with the duration and real-time factor")
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("evaluate", help="score a model on a manifest: recogs, aligned errors, WER/CER")
     p.add_argument("manifest", help="JSONL manifest with reference texts")
     p.add_argument("--model", help="shipped model name or model directory; default: english")
-    p.add_argument("--beam", type=int, default=1, metavar="N", help="beam width (1: greedy)")
-    p.add_argument("--no-lexicon", action="store_true", help="ignore the model's lexicon.txt (open vocabulary)")
+    _decoding_arguments(p)
     p.add_argument("--out", required=True, help="folder for recogs.txt, errs.txt, wer.json, summary.json")
     p.add_argument("--limit", type=int, help="only the first N utterances")
     p.set_defaults(func=cmd_evaluate)
@@ -220,7 +369,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="experiment directory (training) or audio file (alignment)")
     p.add_argument("--model", help="model for an alignment (default: english)")
     p.add_argument("--out", help="PNG to write (default: EXP/training.png or CLIP-alignment.png)")
-    p.set_defaults(func=cmd_plot, beam=1, no_lexicon=False)
+    p.set_defaults(func=cmd_plot, beam=1, no_lexicon=False, no_lm=True, lm=None, lm_weight=None, word_bonus=None)
+
+    p = sub.add_parser("export", help="write a SavedModel or TFLite file: waveform in, log-probabilities out")
+    p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
+    p.add_argument("--quantize", choices=QUANTIZE, default="none",
+                   help="tflite only: dynamic (int8 weights) or int8 (weights and activations); default none")
+    p.add_argument("--model", help="shipped model name or model directory; default: english")
+    p.add_argument("--calibration", nargs="+", metavar="PATH",
+                   help="audio files or folders like the model's training audio, for --quantize int8")
+    p.add_argument("--out", required=True, help="SavedModel directory or .tflite file to write (replaced)")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser("lm", help="estimate a word n-gram language model (modified Kneser-Ney) as an ARPA file")
+    p.add_argument("text", nargs="+", metavar="TEXT_FILE", help="UTF-8 text, one sentence per line (normalised)")
+    p.add_argument("--order", type=int, default=3, help="n-gram order (default 3)")
+    p.add_argument("--prune", type=int, nargs="+", metavar="COUNT",
+                   help="per order, drop n-grams seen at most COUNT times; the last value repeats for higher "
+                        "orders (as lmplz: 0 0 1 drops 3-grams and longer seen once)")
+    p.add_argument("--out", required=True, help="ARPA file to write (.arpa, or .arpa.gz for gzip)")
+    p.set_defaults(func=cmd_lm)
 
     p = sub.add_parser("models", help="list the shipped models with their measured WER")
     p.set_defaults(func=cmd_models)
@@ -242,6 +410,9 @@ def main(argv=None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (e.g. `| head`): stop quietly, as cat does
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
 
 
 if __name__ == "__main__":

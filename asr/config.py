@@ -3,9 +3,12 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+STRATEGIES = ("default", "mirrored", "multi_worker")  # train.strategy; see asr/distribute.py
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,15 @@ class TrainConfig:
     keep_checkpoints: int = 2
     validate_utterances: int = 400  # greedy WER each epoch on the first this many validation clips (0: all)
     seed: int = 0
+    init_from: str = ""  # model directory whose weights start a new run (fine-tuning / a warm restart)
+    # "default" (one device), "mirrored" (this host's GPUs) or "multi_worker" (hosts in TF_CONFIG); the batch
+    # budgets above stay global, split over the replicas (asr/distribute.py). How to run, not what to train: a
+    # run may resume under another strategy.
+    strategy: str = "default"
+
+    def __post_init__(self):
+        if self.strategy not in STRATEGIES:
+            raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
 
 
 @dataclass(frozen=True)
@@ -74,7 +86,11 @@ class Config:
         return dataclasses.asdict(self)
 
     def save(self, path) -> None:
-        Path(path).write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        """Write as JSON, atomically: a reader (or a run killed meanwhile) never sees half a file."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.tmp")
+        tmp.write_text(json.dumps(self.to_dict(), indent=2) + "\n")
+        os.replace(tmp, path)
 
 
 def _build(cls, values: dict, where: str):

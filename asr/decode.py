@@ -24,6 +24,12 @@ The hook for a word-level language model: `prefix_beam_search` calls it when a s
 end of the utterance, for a final word not followed by a space.
 """
 
+PartialScore = Callable[[tuple[int, ...]], float]
+"""Log-domain bonus for an unfinished word (its tokens so far), e.g. a share of a hotword's boost while the word
+still spells the start of the hotword. It is given while the word grows and taken back when a space ends the
+word (the word score replaces it), so a prefix that leaves a hotword loses what it had been lent.
+"""
+
 
 @dataclass(frozen=True)
 class Word:
@@ -89,19 +95,20 @@ def greedy_decode(log_probs, vocab: Vocabulary, frame_s: float) -> Hypothesis:
 
 
 def beam_search(log_probs, vocab: Vocabulary, frame_s: float, beam_width: int = 8,
-                token_prune: float = -12.0, nbest: int | None = None,
-                lexicon: Lexicon | None = None) -> list[Hypothesis]:
+                token_prune: float = -12.0, nbest: int | None = None, lexicon: Lexicon | None = None,
+                word_score: WordScore | None = None, partial_score: PartialScore | None = None) -> list[Hypothesis]:
     """CTC prefix beam search over `log_probs: [time, vocab]`: the n-best list, best first, at most `beam_width`
     (or `nbest`, when given: only those hypotheses are aligned for word timings).
 
     Each hypothesis' score is the log of its total probability over all CTC paths kept by the beam; its words
-    come from the Viterbi alignment of its tokens (`word_timings`).
+    come from the Viterbi alignment of its tokens (`word_timings`); with `word_score` or `partial_score` (a
+    language model, hotwords) the score includes their bonuses.
     """
     log_probs = _check_log_probs(log_probs, vocab.size)
     if len(log_probs) == 0:
         return [EMPTY_HYPOTHESIS]
-    hypotheses = prefix_beam_search(log_probs, vocab.space_id, beam_width, token_prune, blank_id=vocab.blank_id,
-                                    lexicon=lexicon)
+    hypotheses = prefix_beam_search(log_probs, vocab.space_id, beam_width, token_prune, word_score=word_score,
+                                    blank_id=vocab.blank_id, lexicon=lexicon, partial_score=partial_score)
     if not hypotheses:
         return [EMPTY_HYPOTHESIS]
     return [Hypothesis(text=_text(vocab, tokens), tokens=tokens, score=score,
@@ -111,13 +118,15 @@ def beam_search(log_probs, vocab: Vocabulary, frame_s: float, beam_width: int = 
 
 def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prune: float = -12.0,
                        word_score: WordScore | None = None, blank_id: int = BLANK_ID,
-                       lexicon: Lexicon | None = None) -> list[tuple[tuple[int, ...], float]]:
+                       lexicon: Lexicon | None = None,
+                       partial_score: PartialScore | None = None) -> list[tuple[tuple[int, ...], float]]:
     """The search behind `beam_search` (Hannun et al. 2014, log space): `[(tokens, score)]`, best first.
 
     log_probs: [time, vocab]. Each prefix keeps two log probabilities, of its paths ending in a blank and of
     those ending in its last token. Per frame only tokens above `token_prune` (and always the frame's best) are
     expanded. With `word_score` the score is the CTC log probability plus the word bonuses; without, it is the
-    CTC log probability alone. With a `lexicon`, every word of every hypothesis is one of its words.
+    CTC log probability alone; `partial_score` adds a bonus to unfinished words (see PartialScore). With a
+    `lexicon`, every word of every hypothesis is one of its words.
     """
     log_probs = _check_log_probs(log_probs)
     if beam_width < 1:
@@ -127,14 +136,14 @@ def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prun
     for frame in log_probs:
         candidates = _candidates(frame, token_prune, blank_id)
         beams = _prune(_extend(beams, prefixes, frame.tolist(), candidates, space_id, word_score, blank_id,
-                               lexicon), beam_width)
+                               lexicon, partial_score), beam_width)
     nbest = []
     for prefix, (p_blank, p_token) in beams.items():
         tokens, score = prefixes.tokens(prefix), _logaddexp(p_blank, p_token)
         if lexicon is not None and prefixes.word(prefix) and prefixes.word(prefix) not in lexicon.words:
             continue  # the final word is unfinished
-        if word_score is not None and tokens and tokens[-1] != space_id:
-            score += word_score(tokens)  # the final word has no space after it
+        if tokens and tokens[-1] != space_id:  # the final word has no space after it
+            score += _end_of_word(prefixes, prefix, word_score, partial_score)
         nbest.append((tokens, score))
     return sorted(nbest, key=lambda item: item[1], reverse=True)
 
@@ -185,8 +194,16 @@ def _candidates(frame: np.ndarray, token_prune: float, blank_id: int) -> list[in
     return sorted(keep - {blank_id})
 
 
+def _end_of_word(prefixes: _Prefixes, prefix: int, word_score: WordScore | None,
+                 partial_score: PartialScore | None) -> float:
+    """Bonus change when the prefix's last word ends: its word score in, its partial bonus out."""
+    bonus = word_score(prefixes.tokens(prefix)) if word_score is not None else 0.0
+    return bonus - partial_score(prefixes.word(prefix)) if partial_score is not None else bonus
+
+
 def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: list[int], space_id: int,
-            word_score: WordScore | None, blank_id: int, lexicon: Lexicon | None = None) -> dict:
+            word_score: WordScore | None, blank_id: int, lexicon: Lexicon | None = None,
+            partial_score: PartialScore | None = None) -> dict:
     """One frame `[vocab]` of prefix beam search: `{prefix id: (log p_blank, log p_token)}` -> the next frame's.
 
     Python floats throughout: this inner loop runs beams x candidates times per frame.
@@ -205,8 +222,12 @@ def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: li
                 p_new = p_total + frame[c]
             if lexicon is not None and not _in_lexicon(lexicon, prefixes.word(prefix), c, space_id):
                 continue
-            if word_score is not None and c == space_id and last not in (None, space_id):
-                p_new += word_score(prefixes.tokens(prefix))
+            if c == space_id:
+                if last not in (None, space_id):
+                    p_new += _end_of_word(prefixes, prefix, word_score, partial_score)
+            elif partial_score is not None:
+                word = prefixes.word(prefix)
+                p_new += partial_score(word + (c,)) - (partial_score(word) if word else 0.0)
             extended = out[prefixes.extend(prefix, c)]
             extended[1] = _logaddexp(extended[1], p_new)
     return out

@@ -1,10 +1,14 @@
 """Training: CTC on cached, length-bucketed features, with checkpoints that resume mid-epoch.
 
-Read top to bottom: prepare_data -> make_optimizer -> train_step -> train_one_epoch -> validate -> run.
+Read top to bottom: prepare_data -> make_optimizer -> train_step (one device, or split over the replicas of a
+tf.distribute strategy: asr/distribute.py) -> train_one_epoch -> validate -> run.
 """
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import json
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,13 +18,13 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from asr import checkpoint, metrics
+from asr import checkpoint, distribute, metrics
 from asr import config as config_lib
 from asr.config import Config
 from asr.data import FeatureSet, batch_dataset, encode_labels, feature_stats, load_features, make_batches, \
     min_ctc_frames
 from asr.decode import collapse
-from asr.model import AcousticModel, build_model, count_parameters, output_lengths
+from asr.model import AcousticModel, build_model, count_parameters, load_weights, output_lengths
 from asr.text import Vocabulary
 
 
@@ -46,13 +50,17 @@ def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print)
     return Split(features, labels)
 
 
-def make_optimizer(cfg: Config, steps_per_epoch: int) -> keras.optimizers.Optimizer:
-    """Adam; linear warm-up to the peak rate, then cosine decay to final_lr_fraction of it; global norm clipping."""
+def make_optimizer(cfg: Config, steps_per_epoch: int, distributed: bool = False) -> keras.optimizers.Optimizer:
+    """Adam; linear warm-up to the peak rate, then cosine decay to final_lr_fraction of it; global norm clipping.
+
+    distributed: for make_distributed_train_step, which sums the replicas' gradients and clips them itself."""
     t = cfg.train
     total = max(steps_per_epoch * t.epochs, t.warmup_steps + 1)
     schedule = keras.optimizers.schedules.CosineDecay(
         initial_learning_rate=0.0, decay_steps=total - t.warmup_steps, alpha=t.final_lr_fraction,
         warmup_target=t.learning_rate, warmup_steps=t.warmup_steps)
+    if distributed:
+        return distribute.AllReducedAdam(learning_rate=schedule)
     return keras.optimizers.Adam(learning_rate=schedule, global_clipnorm=t.clip_norm)
 
 
@@ -104,26 +112,67 @@ def ctc_loss(model: AcousticModel, features, feature_lengths, labels, label_leng
     return tf.where(tf.math.is_finite(loss), loss, tf.zeros_like(loss)), logits, out_lengths
 
 
+def augment(model: AcousticModel, features, feature_lengths, cfg: Config):
+    """Training-time changes of a batch: quiet frames around each clip, SpecAugment. Returns (features, lengths)."""
+    pad_frames = int(round(cfg.train.pad_silence_max_s * 1000 / cfg.features.hop_ms))
+    if pad_frames > 0:  # quiet: 1.5 standard deviations below the mean of each mel band
+        silence = model.feature_mean - QUIET_STD * model.feature_std
+        features, feature_lengths = pad_with_silence(features, feature_lengths, silence, pad_frames)
+    if cfg.train.spec_augment:
+        features = spec_augment(features, feature_lengths, model, cfg)
+    return features, feature_lengths
+
+
 def make_train_step(model: AcousticModel, optimizer, cfg: Config):
     """The compiled training step: augmentation, CTC loss, gradient step; returns the batch's mean loss."""
     num_mels = cfg.features.num_mels
-    pad_frames = int(round(cfg.train.pad_silence_max_s * 1000 / cfg.features.hop_ms))
     signature = [tf.TensorSpec([None, None, num_mels], tf.float32), tf.TensorSpec([None], tf.int32),
                  tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)]
 
     @tf.function(input_signature=signature, jit_compile=False)
     def train_step(features, feature_lengths, labels, label_lengths):
-        if pad_frames > 0:  # quiet: 1.5 standard deviations below the mean of each mel band
-            silence = model.feature_mean - QUIET_STD * model.feature_std
-            features, feature_lengths = pad_with_silence(features, feature_lengths, silence, pad_frames)
-        if cfg.train.spec_augment:
-            features = spec_augment(features, feature_lengths, model, cfg)
+        features, feature_lengths = augment(model, features, feature_lengths, cfg)
         with tf.GradientTape() as tape:
             loss, _, _ = ctc_loss(model, features, feature_lengths, labels, label_lengths, training=True)
             mean_loss = tf.reduce_mean(loss)
         grads = tape.gradient(mean_loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
         return mean_loss
+    return train_step
+
+
+def make_distributed_train_step(model: AcousticModel, optimizer, cfg: Config, strategy: tf.distribute.Strategy):
+    """The training step of a tf.distribute strategy, over one global batch split by distribute.replica_parts:
+    train_step(parts, stop_vote) -> (the global batch's mean loss, whether any worker voted to stop).
+
+    Each replica's loss is sum(weight * loss) over its part, so the gradients summed over replicas are the
+    global batch's mean-loss gradient; they are clipped by global norm after the sum, as on one device. The
+    stop votes (a worker past its time limit) ride along in the same all-reduce, so all workers stop together.
+    One input signature: every worker traces the step once, so their collectives stay in step."""
+    variables = model.trainable_variables
+    clip_norm = cfg.train.clip_norm
+
+    def replica_step(part, stop_vote):
+        features, feature_lengths, labels, label_lengths, weights = part
+        features, feature_lengths = augment(model, features, feature_lengths, cfg)
+        with tf.GradientTape() as tape:
+            loss, _, _ = ctc_loss(model, features, feature_lengths, labels, label_lengths, training=True)
+            loss = tf.reduce_sum(loss * weights)
+        grads = tape.gradient(loss, variables)
+        ctx = tf.distribute.get_replica_context()
+        stop_vote = tf.identity(stop_vote)  # a copy on this replica's device (all-reduce sends from there)
+        *grads, loss, stop_votes = ctx.all_reduce(tf.distribute.ReduceOp.SUM, [*grads, loss, stop_vote])
+        if clip_norm > 0:
+            grads, _ = tf.clip_by_global_norm(grads, clip_norm)
+        optimizer.apply_gradients(zip(grads, variables))
+        return loss, stop_votes > 0
+
+    signature = [distribute.element_spec(strategy, cfg.features.num_mels), tf.TensorSpec([], tf.float32)]
+
+    @tf.function(input_signature=signature, jit_compile=False)
+    def train_step(parts, stop_vote):
+        loss, stop = strategy.run(replica_step, args=(parts, stop_vote))
+        return strategy.experimental_local_results(loss)[0], strategy.experimental_local_results(stop)[0]
     return train_step
 
 
@@ -151,53 +200,125 @@ def validate(model, split: Split, vocab: Vocabulary, cfg: Config) -> dict:
 
 
 class Trainer:
-    """Holds one run's model, optimizer, data and output folder; `run()` trains to the configured epochs."""
+    """Holds one run's model, optimizer, data and output folder; `run()` trains to the configured epochs.
 
-    def __init__(self, cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, log=print):
+    Under a multi-worker strategy every worker builds a Trainer with the same arguments; only the chief writes
+    (see asr/distribute.py). `strategy`: a tf.distribute strategy to use instead of the one cfg.train names."""
+
+    def __init__(self, cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, log=print,
+                 strategy: tf.distribute.Strategy | None = None):
+        # first: a multi-worker strategy must set up its collectives before TensorFlow runs anything
+        self.strategy = strategy or distribute.make_strategy(cfg.train.strategy)
+        self.distributed = strategy is not None or cfg.train.strategy != "default"
+        self.is_chief = distribute.is_chief(self.strategy)
         self.out_dir = Path(out_dir)
         self.log = log
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        saved = self.out_dir / "config.json"
-        if saved.exists() and json.loads(saved.read_text()) != cfg.to_dict():
-            self.log(f"{saved}: resuming with the configuration saved there; the one given differs and is ignored")
-            cfg = config_lib.from_dict(json.loads(saved.read_text()))
-        self.cfg = cfg
-        cfg.save(saved)
         self.vocab = Vocabulary()
-        self.vocab.save(self.out_dir / "tokens.txt")
         cache_dir = cache_dir or self.out_dir / "features"
-        self.train = prepare_data(train_manifest, cfg, self.vocab, cache_dir, log)
-        self.valid = prepare_data(valid_manifest, cfg, self.vocab, cache_dir, log)
+        with distribute.chief_first(self.strategy):  # the chief writes config and feature cache, the others read
+            self.cfg = self._resolve_config(cfg)
+            self.train = prepare_data(train_manifest, self.cfg, self.vocab, cache_dir, log)
+            self.valid = prepare_data(valid_manifest, self.cfg, self.vocab, cache_dir, log)
+        cfg = self.cfg
         self.audio_s = self.train.features.lengths * cfg.features.hop_ms / 1000
         self.steps_per_epoch = len(self._batches(0))
-        self.model = build_model(cfg.model, cfg.features.num_mels, cfg.train.precision)
-        self.model.set_normalization(*feature_stats(self.train.features))
-        self.optimizer = make_optimizer(cfg, self.steps_per_epoch)
-        self.train_step = make_train_step(self.model, self.optimizer, cfg)
-        self.state = {"epoch": 0, "batch_in_epoch": 0, "best_wer": None, "train_seconds": 0.0}
+        with self.strategy.scope():  # model and optimizer variables: one copy per replica, kept equal
+            self.model = build_model(cfg.model, cfg.features.num_mels, cfg.train.precision)
+            self.model.set_normalization(*feature_stats(self.train.features))
+            if cfg.train.init_from:
+                self._init_from(Path(cfg.train.init_from))
+            self.optimizer = make_optimizer(cfg, self.steps_per_epoch, self.distributed)
+            self.state = self._restore()
+        if self.distributed:
+            self.train_step = make_distributed_train_step(self.model, self.optimizer, cfg, self.strategy)
+        else:
+            self.train_step = make_train_step(self.model, self.optimizer, cfg)
+        self._check_workers_agree()
+        self.writer = (tf.summary.create_file_writer(str(self.out_dir / "logs")) if self.is_chief
+                       else tf.summary.create_noop_writer())
+
+    def _resolve_config(self, cfg: Config) -> Config:
+        """The configuration saved in out_dir, if any, wins over `cfg` (a resumed run keeps its settings), except
+        train.strategy: how to run, not what to train. The chief saves it with the vocabulary."""
+        saved = self.out_dir / "config.json"
+        if saved.exists():
+            kept = config_lib.from_dict(json.loads(saved.read_text()))
+            kept = dataclasses.replace(kept, train=dataclasses.replace(kept.train, strategy=cfg.train.strategy))
+            if kept != cfg:
+                self.log(f"{saved}: resuming with the configuration saved there; the one given differs and is ignored")
+                cfg = kept
+        if self.is_chief:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            cfg.save(saved)
+            self.vocab.save(self.out_dir / "tokens.txt")
+        return cfg
+
+    def _restore(self) -> dict:
+        """Model and optimizer from the latest checkpoint, if any; returns the training state to continue from."""
         latest = checkpoint.latest_training_state(self.out_dir / "checkpoints")
-        if latest is not None:
-            self.state = checkpoint.restore_training_state(latest, self.model, self.optimizer)
-            self.log(f"resumed from {latest} (epoch {self.state['epoch'] + 1}, batch {self.state['batch_in_epoch']})")
-        self.writer = tf.summary.create_file_writer(str(self.out_dir / "logs"))
+        if latest is None:
+            self.optimizer.build(self.model.trainable_variables)
+            return {"epoch": 0, "batch_in_epoch": 0, "best_wer": None, "train_seconds": 0.0}
+        state = checkpoint.restore_training_state(latest, self.model, self.optimizer)
+        self.log(f"resumed from {latest} (epoch {state['epoch'] + 1}, batch {state['batch_in_epoch']})")
+        return state
+
+    def _check_workers_agree(self) -> None:
+        """Multi-worker: all workers must train the same configuration on the same data from the same step, or
+        their collectives would wait for each other forever."""
+        summary = {"config": self.cfg.to_dict(), "clips": len(self.train.features),
+                   "frames": int(self.train.features.lengths.sum()), "epoch": self.state["epoch"],
+                   "batch_in_epoch": self.state["batch_in_epoch"], "step": int(self.optimizer.iterations.numpy())}
+        if not distribute.same_on_all_workers(self.strategy, summary):
+            raise distribute.StrategyError(
+                f"the workers disagree on the configuration, the training data or the checkpoint to resume from "
+                f"(this one: {summary['clips']} clips, epoch {summary['epoch'] + 1}, step {summary['step']}): give "
+                f"every worker the same command and an experiment directory {self.out_dir} they all can read")
+
+    def _init_from(self, model_dir: Path) -> None:
+        """Start from another run's weights (same model shape); a checkpoint of this run, if any, wins later."""
+        init_cfg, _, _ = checkpoint.load_model_dir(model_dir)
+        if init_cfg.model != self.cfg.model or init_cfg.features != self.cfg.features:
+            raise checkpoint.CheckpointError(f"{model_dir}: its model or feature configuration differs from this "
+                                             "run's; init_from needs the same shape")
+        load_weights(self.model, model_dir / "model.npz")
+        self.log(f"initialised from {model_dir}")
 
     def _batches(self, epoch: int):
         t = self.cfg.train
         return make_batches(self.train.features.lengths, t.batch_frames, t.max_batch_size, seed=t.seed + epoch)
 
     def save_checkpoint(self) -> None:
+        if not self.is_chief:
+            return
         step = int(self.optimizer.iterations.numpy())
         checkpoint.save_training_state(self.out_dir / "checkpoints", step, self.model, self.optimizer, self.state,
                                        self.cfg.train.keep_checkpoints)
+
+    def _inputs(self, batches):
+        """The step inputs of these batches: padded batches, or global batches split over the replicas."""
+        if not self.distributed:
+            return batch_dataset(self.train.features, self.train.labels, batches)
+        dataset = distribute.distribute_batches(self.strategy, self.train.features, self.train.labels, batches)
+        return itertools.islice(iter(dataset), len(batches))
+
+    def _step(self, batch, deadline: float | None) -> tuple[float, bool]:
+        """One training step; returns (mean loss, stop now): the time limit has passed (on any worker)."""
+        if not self.distributed:
+            loss = float(self.train_step(*batch))
+            return loss, bool(deadline and time.time() > deadline)
+        loss, stop = self.train_step(batch, tf.constant(float(bool(deadline and time.time() > deadline))))
+        return float(loss), bool(stop)
 
     def train_one_epoch(self, epoch: int, deadline: float | None) -> tuple[float, float, bool]:
         """Returns (mean loss, audio seconds per wall second, finished the epoch)."""
         batches = self._batches(epoch)
         skip = self.state["batch_in_epoch"]
-        bar = tqdm(total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", unit="batch")
+        bar = tqdm(total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", unit="batch",
+                   disable=not self.is_chief)
         losses, audio_s, started, last_save = [], 0.0, time.time(), time.time()
-        for i, batch in enumerate(batch_dataset(self.train.features, self.train.labels, batches[skip:]), skip):
-            loss = float(self.train_step(*batch))
+        for i, batch in enumerate(self._inputs(batches[skip:]), skip):
+            loss, stop = self._step(batch, deadline)
             losses.append(loss)
             audio_s += float(self.audio_s[batches[i]].sum())
             step = int(self.optimizer.iterations.numpy())
@@ -208,11 +329,11 @@ class Trainer:
             bar.set_postfix(loss=f"{loss:.2f}")
             self.state["batch_in_epoch"] = i + 1
             now = time.time()
-            if now - last_save > self.cfg.train.checkpoint_minutes * 60 or (deadline and now > deadline):
+            if now - last_save > self.cfg.train.checkpoint_minutes * 60 or stop:
                 self.state["train_seconds"] += now - last_save
                 last_save = now
                 self.save_checkpoint()
-                if deadline and now > deadline:
+                if stop:
                     bar.close()
                     return float(np.mean(losses)), audio_s / (now - started), False
         bar.close()
@@ -221,7 +342,9 @@ class Trainer:
 
     def run(self, max_minutes: float | None = None) -> dict:
         self.log(f"{count_parameters(self.model):,} parameters; {len(self.train.features)} training clips "
-                 f"({self.audio_s.sum() / 3600:.2f} h), {self.steps_per_epoch} batches per epoch")
+                 f"({self.audio_s.sum() / 3600:.2f} h), {self.steps_per_epoch} batches per epoch"
+                 + (f"; {self.strategy.num_replicas_in_sync} replica(s), {distribute.num_workers(self.strategy)} "
+                    f"worker(s)" if self.distributed else ""))
         deadline = time.time() + max_minutes * 60 if max_minutes else None
         result = {}
         while self.state["epoch"] < self.cfg.train.epochs:
@@ -230,28 +353,46 @@ class Trainer:
             if not finished:
                 self.log(f"stopped at the time limit in epoch {epoch + 1}; run again to resume")
                 break
-            result = {"epoch": epoch + 1, "train_loss": loss, "audio_s_per_s": speed,
-                      **validate(self.model, self.valid, self.vocab, self.cfg),
-                      "train_seconds": self.state["train_seconds"]}
-            self._log_epoch(result)
-            best = self.state["best_wer"]
+            result = {"epoch": epoch + 1, "train_loss": loss, "audio_s_per_s": speed}
             self.state.update(epoch=epoch + 1, batch_in_epoch=0)
-            if best is None or result["valid_wer"] <= best:
-                self.state["best_wer"] = result["valid_wer"]
-                checkpoint.save_model_dir(self.out_dir / "best", self.cfg, self.vocab, self.model,
-                                          {**result, "parameters": count_parameters(self.model)})
+            if self.is_chief:  # validation decides what best/ holds, and only the chief writes
+                result = self._end_epoch(result)
             self.save_checkpoint()
-        checkpoint.save_model_dir(self.out_dir / "last", self.cfg, self.vocab, self.model, result or None)
+        if self.is_chief:
+            checkpoint.save_model_dir(self.out_dir / "last", self.cfg, self.vocab, self.model, result or None)
+        return result
+
+    def _end_epoch(self, result: dict) -> dict:
+        """Validate, log the epoch and keep the model in best/ if it is the best so far."""
+        result = {**result, **validate(self.model, self.valid, self.vocab, self.cfg),
+                  "train_seconds": self.state["train_seconds"]}
+        self._log_epoch(result)
+        best = self.state["best_wer"]
+        if best is None or result["valid_wer"] <= best:
+            self.state["best_wer"] = result["valid_wer"]
+            checkpoint.save_model_dir(self.out_dir / "best", self.cfg, self.vocab, self.model,
+                                      {**result, "parameters": count_parameters(self.model)})
         return result
 
     def _log_epoch(self, result: dict) -> None:
         with self.writer.as_default(step=int(self.optimizer.iterations.numpy())):
             for key in ("valid_loss", "valid_wer", "valid_cer", "audio_s_per_s"):
                 tf.summary.scalar(f"valid/{key}" if key.startswith("valid") else f"train/{key}", result[key])
-        with open(self.out_dir / "train_log.jsonl", "a") as f:
-            f.write(json.dumps(result) + "\n")
+        _append_epoch(self.out_dir / "train_log.jsonl", result)
         self.log(f"epoch {result['epoch']}: loss {result['train_loss']:.3f}, valid WER {result['valid_wer']:.2%} "
                  f"CER {result['valid_cer']:.2%}, {result['audio_s_per_s']:.1f} audio s/s")
+
+
+def _append_epoch(path: Path, result: dict) -> None:
+    """Add the epoch's line to train_log.jsonl, replacing lines of this or later epochs (left by a run that was
+    killed after logging an epoch but before its checkpoint, and so trains that epoch again); atomic."""
+    kept = []
+    if path.exists():
+        kept = [line for line in path.read_text().splitlines()
+                if line.strip() and json.loads(line).get("epoch", 0) < result["epoch"]]
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text("".join(line + "\n" for line in [*kept, json.dumps(result)]))
+    os.replace(tmp, path)
 
 
 def run(cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, max_minutes=None, log=print) -> dict:

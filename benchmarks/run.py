@@ -1,4 +1,4 @@
-"""Speed of asr on this machine: front end, training throughput, inference real-time factor.
+"""Speed of asr on this machine: front end, training throughput, inference real-time factor, exported models.
 
     python benchmarks/run.py [--out benchmarks/results.json] [--quick]
 
@@ -12,6 +12,7 @@ import os
 import platform
 import statistics
 import sys
+import tempfile
 import time
 from datetime import datetime, timezone
 from pathlib import Path
@@ -31,10 +32,11 @@ BEAM_WIDTH = 8
 # Full run and --quick: how much audio, how many repeats. Warm-up calls are never timed.
 FULL = dict(front_end_s=60.0, front_end_repeats=7,
             train_shapes=(("mini_librispeech", 12.0), ("fsdd", 1.0)), train_batch=None, warmup_steps=2,
-            timed_steps=10, long_inputs_s=(10.0, 60.0), inference_repeats=5)
+            timed_steps=10, long_inputs_s=(10.0, 60.0), inference_repeats=5, export_models=None)
 QUICK = dict(front_end_s=10.0, front_end_repeats=3,
              train_shapes=(("mini_librispeech", 3.0), ("fsdd", 1.0)), train_batch=4, warmup_steps=1,
-             timed_steps=2, long_inputs_s=(10.0,), inference_repeats=1)
+             timed_steps=2, long_inputs_s=(10.0,), inference_repeats=1, export_models=("digits",))
+EXPORTS = (("savedmodel", "none"), ("tflite", "none"), ("tflite", "dynamic"), ("tflite", "int8"))
 
 
 def median_seconds(fn, repeats: int, warmup: int = 1) -> float:
@@ -196,6 +198,34 @@ def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
     return rows
 
 
+# 4. Exported models ---------------------------------------------------------------------------------------------
+
+def bench_export(name: str, folder: Path, repeats: int) -> list[dict]:
+    """Size and RTF of every export (asr.export) of one shipped model, on its sample clips (int8 calibrated on
+    them); RTFs as in bench_inference, through asr.export.load_exported."""
+    from asr import export
+
+    paths = DIGIT_SAMPLES if name in DIGIT_MODELS else ENGLISH_SAMPLES
+    rows = []
+    for fmt, quantize in EXPORTS:
+        out = folder / (f"{name}-{quantize}.tflite" if fmt == "tflite" else f"{name}-savedmodel")
+        start = time.perf_counter()
+        export.export(name, fmt, out, quantize, calibration_files=paths if quantize == "int8" else ())
+        export_s = time.perf_counter() - start
+        model = export.load_exported(out)
+        clips = load_clips(paths, model.sample_rate_hz)
+        audio_s = sum(len(c) for c in clips) / model.sample_rate_hz
+
+        def rtf(fn):
+            return sum(median_seconds(lambda c=c: fn(c), repeats) for c in clips) / audio_s
+        files = [out] if out.is_file() else [f for f in out.rglob("*") if f.is_file()]
+        rows.append({"model": name, "format": fmt, "quantize": quantize,
+                     "bytes": sum(f.stat().st_size for f in files), "export_s": export_s,
+                     "input": f"{len(clips)} sample clips", "audio_s": audio_s,
+                     "acoustic_rtf": rtf(model.log_probs), "greedy_rtf": rtf(model.transcribe)})
+    return rows
+
+
 # Report ---------------------------------------------------------------------------------------------------------
 
 def markdown(results: dict) -> str:
@@ -225,6 +255,13 @@ def markdown(results: dict) -> str:
         lines += [f"| {r['model']} | {r['parameters']:,} | {r['model_npz_bytes'] / 1e6:.2f} | {r['input']} | "
                   f"{r['audio_s']:.1f} | {r['acoustic_rtf']:.4f} | {r['greedy_rtf']:.4f} | "
                   f"{r['beam_rtf']:.4f} ({r['beam']}) |" for r in results["inference"]]
+    if results.get("export"):
+        lines += ["", "## Exported models (asr export: waveform in, log-probabilities out; one process)", "",
+                  "| model | format | quantize | size MB | export s | input | audio s | acoustic model RTF | "
+                  "greedy RTF |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += [f"| {r['model']} | {r['format']} | {r['quantize']} | {r['bytes'] / 1e6:.2f} | "
+                  f"{r['export_s']:.1f} | {r['input']} | {r['audio_s']:.1f} | {r['acoustic_rtf']:.4f} | "
+                  f"{r['greedy_rtf']:.4f} |" for r in results["export"]]
     return "\n".join(lines) + "\n"
 
 
@@ -247,6 +284,11 @@ def run(quick: bool) -> dict:
     for name in models.shipped():
         progress(f"inference, {name} ...")
         results["inference"] += bench_inference(name, settings["long_inputs_s"], settings["inference_repeats"])
+    results["export"] = []
+    with tempfile.TemporaryDirectory() as folder:
+        for name in [n for n in models.shipped() if n in (settings["export_models"] or [n])]:
+            progress(f"export, {name} ...")
+            results["export"] += bench_export(name, Path(folder), settings["inference_repeats"])
     results["machine"]["load_average_at_end"] = _load_average()
     return results
 

@@ -32,10 +32,17 @@ def records(stdout: str) -> list[dict]:
     return [json.loads(line) for line in lines]
 
 
+CLOSING = re.compile(r"asr: (\d+) of (\d+) file\(s\) transcribed, ([\d.]+) s of audio in ([\d.]+) s "
+                     r"\(real-time factor ([\d.]+|-)\)")
+
+
 def assert_clean_stderr(stderr: str, errors: int):
-    """Exactly `errors` lines, each a one-line "asr: error: ..." message; no traceback, no library noise."""
+    """Exactly `errors` one-line "asr: error: ..." messages, then at most the closing summary line of
+    `transcribe`; no traceback, no library noise."""
     lines = stderr.splitlines()
     assert "Traceback" not in stderr
+    if lines and CLOSING.fullmatch(lines[-1]):
+        lines = lines[:-1]
     assert len(lines) == errors, stderr
     assert all(line.startswith("asr: error: ") for line in lines), stderr
 
@@ -68,8 +75,19 @@ def test_transcribe_jsonl_one_object_per_input_in_order(jsonl_run):
         assert_transcript_record(rec, DIGITS[Path(path).name])
 
 
-def test_transcribe_writes_nothing_to_stderr_on_success(jsonl_run):
-    assert jsonl_run[1].stderr == ""
+def test_transcribe_writes_only_its_closing_line_to_stderr_on_success(jsonl_run):
+    paths, run = jsonl_run
+    closing = CLOSING.fullmatch(run.stderr.rstrip("\n"))
+    assert closing, run.stderr
+    done, total, audio_s, wall_s, rtf = closing.groups()
+    assert int(done) == int(total) == len(paths)
+    assert float(audio_s) == pytest.approx(sum(r["duration_s"] for r in records(run.stdout)), abs=0.06)
+    assert float(rtf) == pytest.approx(float(wall_s) / float(audio_s), abs=0.002 + 0.06 / float(audio_s))
+
+
+def test_quiet_transcribe_writes_nothing_to_stderr(samples_dir):
+    run = asr("transcribe", "--model", "digits", samples_dir / "fsdd-0_jackson_0.wav", "--quiet")
+    assert run.returncode == 0 and run.stdout == "zero\n" and run.stderr == ""
 
 
 def test_a_bad_file_in_a_batch_is_reported_in_its_place(tmp_path, samples_dir):
@@ -152,7 +170,39 @@ def transcribe_in_process(capsys, *args) -> tuple[int, str, str]:
 
 
 def test_text_of_one_input_is_just_the_text(samples_dir, capsys):
-    assert transcribe_in_process(capsys, samples_dir / "fsdd-0_jackson_0.wav") == (0, "zero\n", "")
+    code, out, err = transcribe_in_process(capsys, samples_dir / "fsdd-0_jackson_0.wav")
+    assert (code, out) == (0, "zero\n")
+    assert_clean_stderr(err, errors=0)
+
+
+def test_alternatives_in_jsonl_and_text(samples_dir, capsys):
+    clip = samples_dir / "fsdd-7_nicolas_1.wav"
+    code, out, _ = transcribe_in_process(capsys, clip, "--alternatives", "3", "--format", "jsonl", "--no-lexicon")
+    rec = records(out)[0]
+    assert code == 0 and len(rec["alternatives"]) == 3 and rec["alternatives"][0]["text"] == rec["text"]
+    scores = [a["score"] for a in rec["alternatives"]]
+    assert scores == sorted(scores, reverse=True) and len({a["text"] for a in rec["alternatives"]}) == 3
+    code, out, _ = transcribe_in_process(capsys, clip, "--alternatives", "3", "--no-lexicon")
+    lines = out.splitlines()
+    assert lines[0] == rec["text"] and len(lines) == 3
+    assert all(re.fullmatch(r"  alternative \(-?[\d.]+\): .*", line) for line in lines[1:]), out
+
+
+@pytest.mark.parametrize("flags, message", [(["--hotword", "x:y"], "hotword 'x:y': boost 'y' is not a number"),
+                                            (["--hotword", "two words"], "must be one word"),
+                                            (["--alternatives", "0"], "--alternatives must be at least 1")])
+def test_bad_decoding_flags_are_one_line_usage_errors(samples_dir, capsys, flags, message):
+    code, out, err = transcribe_in_process(capsys, samples_dir / "fsdd-7_nicolas_1.wav", *flags)
+    assert code == 2 and out == ""
+    assert_clean_stderr(err, errors=1)
+    assert message in err
+
+
+def test_a_hotword_changes_the_beam_search(samples_dir, capsys):
+    clip = samples_dir / "fsdd-7_nicolas_1.wav"
+    _, plain, _ = transcribe_in_process(capsys, clip, "--model", "english", "--beam", "8")
+    _, boosted, _ = transcribe_in_process(capsys, clip, "--model", "english", "--beam", "8", "--hotword", "seven:20")
+    assert plain.strip() != "seven" and boosted.strip() == "seven"
 
 
 def test_text_of_several_inputs_is_path_tab_text(samples_dir, capsys):
@@ -225,7 +275,8 @@ def test_output_dir_gets_one_file_per_input_and_a_summary(tmp_path, samples_dir)
     out = tmp_path / "out"
     run = asr("transcribe", "--model", "digits", *paths, "--format", "srt", "--output-dir", out)
     assert run.returncode == 0, run.stderr
-    assert run.stdout == "" and run.stderr == ""
+    assert run.stdout == ""
+    assert_clean_stderr(run.stderr, errors=0)
     assert sorted(p.name for p in out.iterdir()) == ["fsdd-0_jackson_0-2.srt", "fsdd-0_jackson_0.srt",
                                                      "fsdd-7_nicolas_1.srt", "fsdd-9_yweweler_2.srt", "summary.jsonl"]
     for name, text in [*((Path(n).stem, t) for n, t in DIGITS.items()), ("fsdd-0_jackson_0-2", "zero")]:

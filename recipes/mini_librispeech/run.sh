@@ -3,6 +3,7 @@
 # train continues from its latest checkpoint, evaluate reruns.
 #   bash recipes/mini_librispeech/run.sh                  # all stages
 #   bash recipes/mini_librispeech/run.sh train            # only training (resumes)
+#   bash recipes/mini_librispeech/run.sh continue         # warm restart from char_bilstm/best (resumes)
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue).
 set -euo pipefail
@@ -20,6 +21,13 @@ fi
 if stage train; then
   asr train --config "$CONFIG" --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
     --out "$EXP/char_bilstm" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+fi
+
+if stage continue; then
+  # a second run, started from the first one's best weights with a new learning-rate schedule
+  asr train --config recipes/mini_librispeech/continue.toml --set "train.init_from=$EXP/char_bilstm/best" \
+    --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
+    --out "$EXP/char_bilstm_r2" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
 fi
 
 if stage evaluate; then

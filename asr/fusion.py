@@ -1,0 +1,106 @@
+"""Word-level knowledge for the beam search: hotword boosts and an n-gram language model, as the `word_score` and
+`partial_score` hooks of `asr.decode.prefix_beam_search`.
+
+Scores are natural-log bonuses added to the CTC log probability of a prefix.
+"""
+from __future__ import annotations
+
+import math
+
+from asr.text import Vocabulary, normalize
+
+DEFAULT_HOTWORD_BOOST = 5.0
+LOG_10 = math.log(10.0)
+
+
+def parse_hotword(text: str) -> tuple[str, float]:
+    """'WORD' or 'WORD:BOOST' -> (normalised word, boost); ValueError for an empty word or a bad boost."""
+    word, sep, boost = text.rpartition(":") if ":" in text else (text, "", "")
+    word = normalize(word)
+    if not word or " " in word:
+        raise ValueError(f"hotword {text!r} must be one word of letters or apostrophes")
+    try:
+        value = float(boost) if sep else DEFAULT_HOTWORD_BOOST
+    except ValueError:
+        raise ValueError(f"hotword {text!r}: boost {boost!r} is not a number") from None
+    if not math.isfinite(value):
+        raise ValueError(f"hotword {text!r}: boost must be finite")
+    return word, value
+
+
+class Hotwords:
+    """Boost chosen words: `boost` (log domain) for each complete hotword, lent letter by letter while a word
+    still spells a hotword's start, so the beam keeps such prefixes long enough to finish them."""
+
+    def __init__(self, boosts: dict[str, float], vocab: Vocabulary):
+        self.boosts = {tuple(vocab.encode(w)): b for w, b in boosts.items()}
+        self._partial: dict[tuple[int, ...], float] = {}
+        for word, boost in self.boosts.items():
+            for i in range(1, len(word) + 1):
+                share = boost * i / len(word)
+                if abs(share) > abs(self._partial.get(word[:i], 0.0)):
+                    self._partial[word[:i]] = share
+        self._space_id = vocab.space_id
+
+    def word_score(self, tokens: tuple[int, ...]) -> float:
+        return self.boosts.get(_last_word(tokens, self._space_id), 0.0)
+
+    def partial_score(self, word: tuple[int, ...]) -> float:
+        return self._partial.get(word, 0.0)
+
+
+class LanguageModelScore:
+    """`weight * ln P(word | previous words) + bonus` for each completed word, from an n-gram model with
+    `begin_state()` and `score(state, word) -> (log10 probability, next state)` (asr.lm.NGramLM)."""
+
+    def __init__(self, lm, vocab: Vocabulary, weight: float, word_bonus: float):
+        self.lm, self.vocab, self.weight, self.word_bonus = lm, vocab, weight, word_bonus
+        self._states: dict[tuple[str, ...], object] = {(): lm.begin_state()}
+        self._scores: dict[tuple[str, ...], float] = {}
+
+    def reset(self) -> None:
+        """Forget the cached states (call between utterances, so the caches stay small)."""
+        self._states = {(): self.lm.begin_state()}
+        self._scores = {}
+
+    def word_score(self, tokens: tuple[int, ...]) -> float:
+        words = tuple(self.vocab.decode(tokens).split())
+        if words not in self._scores:
+            log10_p, _ = self.lm.score(self._state(words[:-1]), words[-1])
+            self._scores[words] = self.weight * log10_p * LOG_10 + self.word_bonus
+        return self._scores[words]
+
+    def _state(self, words: tuple[str, ...]):
+        if words not in self._states:
+            _, self._states[words] = self.lm.score(self._state(words[:-1]), words[-1])
+        return self._states[words]
+
+
+def lm_lexicon(lm, vocab: Vocabulary):
+    """The words of an n-gram model's vocabulary (no <s>, </s>, <unk>) that `vocab` can spell, as a Lexicon."""
+    from asr.decode import Lexicon
+    spellable = set(vocab.characters)
+    return Lexicon(sorted(w for w in lm.vocab if not w.startswith("<") and set(w) <= spellable), vocab)
+
+
+class Combined:
+    """Sum of several scorers' word and partial scores."""
+
+    def __init__(self, *scorers):
+        self.scorers = [s for s in scorers if s is not None]
+
+    def word_score(self, tokens: tuple[int, ...]) -> float:
+        return sum(s.word_score(tokens) for s in self.scorers)
+
+    def partial_score(self, word: tuple[int, ...]) -> float:
+        return sum(s.partial_score(word) for s in self.scorers if hasattr(s, "partial_score"))
+
+
+def _last_word(tokens: tuple[int, ...], space_id: int) -> tuple[int, ...]:
+    end = len(tokens)
+    while end and tokens[end - 1] == space_id:
+        end -= 1
+    start = end
+    while start and tokens[start - 1] != space_id:
+        start -= 1
+    return tuple(tokens[start:end])
