@@ -8,7 +8,11 @@ __version__ = "0.1.0"
 
 
 def load_model(name_or_dir: str | None = None, **options):
-    """A shipped model by name, or a model directory; options as for asr.transcribe.load_model."""
+    """A shipped model by name, a model directory, or a .tflite export; options as for
+    asr.transcribe.load_model. A .tflite file runs with LiteRT and never imports TensorFlow."""
+    if name_or_dir and str(name_or_dir).endswith(".tflite"):
+        from asr.recognizer import ExportedTranscriber
+        return ExportedTranscriber(name_or_dir, **options)
     from asr.transcribe import load_model as _load
     return _load(name_or_dir, **options)
 

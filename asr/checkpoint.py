@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from asr import config as config_lib
-from asr.models import read_metrics  # noqa: F401  (part of this module's API)
+from asr.models import CheckpointError, read_metrics  # noqa: F401  (part of this module's API)
 from asr.model import AcousticModel, build_model, load_weights, save_weights
 from asr.text import Vocabulary
 
@@ -35,10 +35,6 @@ MODEL_FILES = ("config.json", "tokens.txt", "model.npz")
 _DAMAGED = (ValueError, KeyError, IndexError, TypeError, AttributeError, OSError, EOFError, zipfile.BadZipFile,
             zlib.error)
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # linux/fcntl.h
-
-
-class CheckpointError(Exception):
-    """A model or checkpoint directory that is missing files or does not load."""
 
 
 def _atomic_dir(final: Path, write) -> None:

@@ -83,13 +83,14 @@ def _load(args):
     """The model named by --model, with --beam (and --hotword); a missing or broken model is a UsageError."""
     hotwords = _hotwords(getattr(args, "hotword", None))
     with _native_stderr_silenced():
-        from asr.checkpoint import CheckpointError
-        from asr.transcribe import load_model
+        from asr import load_model
+        from asr.export import ExportError
+        from asr.models import CheckpointError
         try:
             return load_model(args.model, beam_width=args.beam, use_lexicon=not args.no_lexicon, hotwords=hotwords,
                               lm=False if args.no_lm else (args.lm or True), lm_weight=args.lm_weight,
                               word_bonus=args.word_bonus)
-        except (FileNotFoundError, CheckpointError) as e:
+        except (FileNotFoundError, CheckpointError, ExportError) as e:
             raise UsageError(str(e)) from None
 
 
@@ -169,7 +170,8 @@ def cmd_transcribe(args) -> int:
         raise UsageError(f"--alternatives must be at least 1, got {args.alternatives}")
     inputs = _inputs(args.paths)
     model = _load(args)
-    model.warm_up()  # trace the graph now, so the real-time factor below measures transcription
+    with _native_stderr_silenced():  # runtimes print set-up notes on the first call (LiteRT's XNNPACK line)
+        model.warm_up()  # trace the graph now, so the real-time factor below measures transcription
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -399,7 +401,7 @@ def main(argv=None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in NEEDS_TENSORFLOW:
+    if args.command in NEEDS_TENSORFLOW and not str(getattr(args, "model", "") or "").endswith(".tflite"):
         with _native_stderr_silenced():
             import tensorflow  # noqa: F401  (loaded here, once, with its start-up messages hidden)
     try:

@@ -44,6 +44,10 @@ def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = No
     summary = {**scores.as_dict(), "skipped": len(skipped), "audio_s": round(audio_s, 2),
                "decode_s": round(decode_s, 2), "rtf": round(decode_s / max(audio_s, 1e-9), 4),
                "model": str(transcriber.model_dir), "beam_width": transcriber.beam_width,
+               "lexicon_words": len(transcriber.lexicon.words) if transcriber.lexicon else None,
+               "lm": str(transcriber.lm_path) if transcriber.lm_path else None,
+               **({"lm_weight": transcriber.decoding.lm_weight, "word_bonus": transcriber.decoding.word_bonus}
+                  if transcriber.lm_path else {}),
                "manifest": str(manifest)}
     (Path(out_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(f"{metrics.summary_line(scores)}; RTF {summary['rtf']:.4f}; details in {out_dir}")

@@ -4,6 +4,7 @@ Each (model, format, quantization) is exported once per module, on first use (th
 conversions take 10-35 s each). Every parity test prints its largest log-probability difference to the Keras
 model (`pytest -s tests/test_export.py` shows them) and puts it in its assertion message.
 """
+import json
 import os
 import subprocess
 import sys
@@ -216,3 +217,30 @@ def test_an_unknown_model_is_a_one_line_usage_error(tmp_path, capsys):
 def test_an_unknown_format_is_a_usage_error(tmp_path):
     run = asr_command("export", "--format", "onnx", "--out", tmp_path / "x")
     assert run.returncode == 2 and "invalid choice: 'onnx'" in run.stderr
+
+
+# --- transcribing with an export: the same recognizer, without TensorFlow ----------------------------------------
+
+def test_transcribe_with_a_tflite_file_matches_the_keras_model_and_never_imports_tensorflow(keras, exported):
+    ref = keras("english")
+    model_path = Path(exported("english", "tflite").path)
+    probe = ("import sys, json; from asr import load_model; m = load_model(sys.argv[1]); "
+             "texts = [m.transcribe(p).text for p in sys.argv[2:]]; "
+             "print(json.dumps({'texts': texts, 'tensorflow': 'tensorflow' in sys.modules}))")
+    run = subprocess.run([sys.executable, "-c", probe, str(model_path), *map(str, CLIPS["english"])],
+                         capture_output=True, text=True, cwd=REPO_ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    result = json.loads(run.stdout.splitlines()[-1])
+    assert result == {"texts": ref.texts, "tensorflow": False}
+
+
+def test_asr_transcribe_takes_a_tflite_model(exported, keras):
+    model_path = exported("digits", "tflite", "dynamic").path
+    run = asr_command("transcribe", "--model", model_path, "--format", "jsonl", *CLIPS["digits"])
+    assert run.returncode == 0, run.stderr
+    assert [json.loads(line)["text"] for line in run.stdout.splitlines()] == ["zero", "seven", "nine"]
+    assert run.stderr.startswith("asr: 3 of 3 file(s) transcribed") and run.stderr.count("\n") == 1
+    broken = Path(model_path).with_name("broken.tflite")
+    broken.write_bytes(b"not a model")
+    run = asr_command("transcribe", "--model", broken, *CLIPS["digits"])
+    assert run.returncode == 2 and run.stderr.count("\n") == 1 and "broken.tflite" in run.stderr, run.stderr

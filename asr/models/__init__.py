@@ -8,6 +8,10 @@ SHIPPED_DIR = Path(__file__).parent
 DEFAULT_MODEL = "english"
 
 
+class CheckpointError(Exception):
+    """A model or checkpoint directory that is missing files or does not load (also asr.checkpoint's)."""
+
+
 def shipped() -> list[str]:
     """Names of the models that ship with the package."""
     return sorted(p.name for p in SHIPPED_DIR.iterdir() if (p / "config.json").is_file())

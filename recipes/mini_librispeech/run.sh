@@ -4,14 +4,17 @@
 #   bash recipes/mini_librispeech/run.sh                  # all stages
 #   bash recipes/mini_librispeech/run.sh train            # only training (resumes)
 #   bash recipes/mini_librispeech/run.sh continue         # warm restart from char_bilstm/best (resumes)
+#   bash recipes/mini_librispeech/run.sh lm tune evaluate_lm  # word 3-gram LM, tuned on valid, scored on dev
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
-# MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue).
+# MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
+# MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/librispeech-mini}
 EXP=${EXP:-exp/mini_librispeech}
 CONFIG=recipes/mini_librispeech/config.toml
-STAGES=${*:-prepare train evaluate}
+STAGES=${*:-prepare train evaluate lm tune evaluate_lm}
+MODEL=${MODEL:-$EXP/char_bilstm/best}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 
 if stage prepare && [ ! -f "$EXP/data/dev.jsonl" ]; then
@@ -34,4 +37,23 @@ if stage evaluate; then
   # dev-clean-2 is scored here and nowhere else: it never selects checkpoints or tunes anything
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm/best" --out "$EXP/char_bilstm/eval-dev-greedy"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm/best" --beam 8 --out "$EXP/char_bilstm/eval-dev-beam8"
+fi
+
+if stage lm; then
+  # LM text: train-clean-5 transcripts less the two validation speakers, and LJ Speech; never dev-clean-2
+  python recipes/mini_librispeech/lm_text.py "$(dirname "$DATA")" "$EXP/lm"
+  asr lm "$EXP/lm/librispeech.txt" "$EXP/lm/ljspeech.txt" --order 3 --prune 0 0 1 --out "$EXP/lm/3gram-prune001.arpa.gz"
+fi
+
+if stage tune; then
+  # LM weight and word bonus chosen on the validation speakers; the beam keeps to the LM's words
+  python recipes/mini_librispeech/tune_decoding.py "$MODEL" "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
+    --out "$EXP/tune" --lm-words-only --beam 16 --weights 0.2 0.3 0.45 0.6 --bonuses 0 1 2
+  # the model directory that ships: acoustic model + LM + tuned decoding.json
+  rm -rf "$EXP/english_lm" && cp -r "$MODEL" "$EXP/english_lm"
+  cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_lm/lm.arpa.gz" && cp "$EXP/tune/decoding.json" "$EXP/english_lm/"
+fi
+
+if stage evaluate_lm; then
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_lm" --out "$EXP/english_lm/eval-dev-lm"
 fi

@@ -1,0 +1,184 @@
+"""Everything between acoustic posteriors and a transcript, free of TensorFlow: decoding settings (beam, lexicon,
+word LM, hotwords), long-audio segmentation, and the typed result.
+
+`Recognizer` is fed by a subclass that supplies `log_probs(samples)`: `asr.transcribe.Transcriber` (a model
+directory, run by TensorFlow) or `ExportedTranscriber` here (a TFLite file written by `asr export`, run by
+LiteRT, for processes that should not load TensorFlow).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+
+import numpy as np
+
+from asr.audio import duration_s, load_audio, resample, stream_audio, to_float32
+from asr.decode import Hypothesis, Lexicon, Word, beam_search, greedy_decode
+from asr.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
+from asr.models import CheckpointError
+from asr.segment import SegmentConfig, split_array, split_at_pauses
+from asr.text import Vocabulary
+
+
+@dataclass(frozen=True)
+class Transcript:
+    text: str
+    duration_s: float
+    words: tuple[Word, ...]
+    alternatives: tuple[Hypothesis, ...] = field(default=(), repr=False)
+
+    def to_dict(self) -> dict:
+        out = {"text": self.text, "duration_s": round(self.duration_s, 3),
+               "words": [{k: round(v, 3) if isinstance(v, float) else v for k, v in asdict(w).items()}
+                         for w in self.words]}
+        if self.alternatives:
+            out["alternatives"] = [{"text": h.text, "score": round(h.score, 3)} for h in self.alternatives]
+        return out
+
+
+LM_FILE = "lm.arpa.gz"  # a model directory's own word language model, used by default when present
+DECODING_FILE = "decoding.json"  # its tuned beam width, LM weight and word bonus
+
+
+@dataclass(frozen=True)
+class DecodingConfig:
+    beam_width: int = 16  # with a language model
+    lm_weight: float = 0.5  # times the natural-log LM probability of each word
+    word_bonus: float = 1.0  # added per word, against the LM's bias to short outputs
+    lm_words_only: bool = False  # with the LM: every word must be in its vocabulary (a lexicon)
+
+    @classmethod
+    def of_model(cls, model_dir: Path | None, lm_weight: float | None = None, word_bonus: float | None = None):
+        """The model directory's DECODING_FILE (if any) with the given values put over it."""
+        path = model_dir / DECODING_FILE if model_dir is not None else None
+        try:
+            saved = json.loads(path.read_text()) if path is not None and path.is_file() else {}
+        except (OSError, ValueError) as e:
+            raise CheckpointError(f"{path}: cannot read ({e})") from None
+        unknown = set(saved) - {f.name for f in fields(cls)}
+        if unknown:
+            raise CheckpointError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        given = {k: v for k, v in (("lm_weight", lm_weight), ("word_bonus", word_bonus)) if v is not None}
+        return cls(**{**saved, **given})
+
+
+class Recognizer:
+    """Decoding settings over an acoustic model that subclasses provide as `log_probs(samples)`.
+
+    beam_width 1 decodes greedily, unless the model directory has a lexicon.txt (a closed vocabulary, such as
+    the ten digits): then beam search (at least LEXICON_BEAM wide) keeps only words of the lexicon. With a word
+    LM (the model directory's LM_FILE, or `lm=PATH`), beam search with the weights of its DECODING_FILE.
+    """
+
+    LEXICON_BEAM = 8  # the narrowest beam used with a lexicon or hotwords
+
+    def __init__(self, vocab: Vocabulary, sample_rate_hz: int, frame_s: float, model_dir: Path | None,
+                 beam_width: int | None = None, use_lexicon: bool = True, segments: SegmentConfig = SegmentConfig(),
+                 hotwords: dict[str, float] | None = None, lm: str | Path | bool = True,
+                 lm_weight: float | None = None, word_bonus: float | None = None):
+        self.vocab, self.sample_rate_hz, self.frame_s = vocab, sample_rate_hz, frame_s
+        self.model_dir = Path(model_dir) if model_dir is not None else None
+        self.segments = segments
+        lexicon = self.model_dir / "lexicon.txt" if self.model_dir is not None else None
+        self.lexicon = Lexicon.load(lexicon, vocab) if use_lexicon and lexicon and lexicon.is_file() else None
+        self.hotwords = Hotwords(hotwords, vocab) if hotwords else None
+        self.decoding = DecodingConfig.of_model(self.model_dir, lm_weight, word_bonus)
+        self.lm_path = self._lm_path(lm)
+        self.lm = None
+        if self.lm_path is not None:
+            from asr.lm import NGramLM
+            ngram = NGramLM.from_arpa(self.lm_path)
+            self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus)
+            if self.decoding.lm_words_only and self.lexicon is None and use_lexicon:
+                self.lexicon = lm_lexicon(ngram, vocab)
+        if beam_width is None:
+            beam_width = self.decoding.beam_width if self.lm else 1
+        self.beam_width = max(beam_width, self.LEXICON_BEAM) if self.lexicon or self.hotwords else beam_width
+
+    def log_probs(self, samples: np.ndarray) -> np.ndarray:
+        """Per-frame log posteriors [frames, tokens] of float32 mono samples at the model rate."""
+        raise NotImplementedError
+
+    def _lm_path(self, lm) -> Path | None:
+        """lm=True: the model's own LM_FILE if it has one; False or None: no LM; a path: that ARPA file."""
+        if lm is True:
+            own = self.model_dir / LM_FILE if self.model_dir is not None else None
+            return own if own is not None and own.is_file() else None
+        if not lm:
+            return None
+        if not Path(lm).is_file():
+            raise FileNotFoundError(f"{lm}: no such language model file")
+        return Path(lm)
+
+    def warm_up(self) -> None:
+        """Build the graph (a few seconds, once) on one second of silence, before the first real input."""
+        self.log_probs(np.zeros(self.sample_rate_hz, np.float32))
+
+    def transcribe(self, audio, sample_rate: int | None = None, alternatives: int = 1,
+                   progress: Callable[[float, float], None] | None = None) -> Transcript:
+        """Transcribe a file path, or an array of samples (int16 or float; sample_rate defaults to the model's).
+
+        Audio longer than `segments.max_segment_s` is cut at pauses and transcribed segment by segment (files
+        are read block by block, so memory stays bounded); word times are in the whole recording, and
+        `progress(done_s, total_s)` is called after each segment. Alternatives come only from single-segment audio.
+        """
+        rate = self.sample_rate_hz
+        if isinstance(audio, (str, Path)):
+            total_s = duration_s(audio)
+            if total_s > self.segments.max_segment_s:
+                return self._transcribe_segments(split_at_pauses(stream_audio(audio, rate), rate, self.segments),
+                                                 total_s, progress)
+            samples = load_audio(audio, rate)
+        else:
+            samples = to_float32(np.asarray(audio))
+            if samples.ndim == 2:
+                samples = samples.mean(axis=1)
+            if sample_rate and sample_rate != rate:
+                samples = resample(samples, sample_rate, rate)
+            if len(samples) / rate > self.segments.max_segment_s:
+                return self._transcribe_segments(split_array(samples, rate, self.segments), len(samples) / rate,
+                                                 progress)
+        return self.decode(self.log_probs(samples), len(samples) / rate, alternatives)
+
+    def _transcribe_segments(self, segments, total_s: float, progress) -> Transcript:
+        texts, words, end_s = [], [], 0.0
+        for segment in segments:
+            if segment.has_speech:
+                part = self.decode(self.log_probs(segment.samples), segment.end_s - segment.start_s)
+                texts += [part.text] if part.text else []
+                words += [replace(w, start_s=w.start_s + segment.start_s, end_s=w.end_s + segment.start_s)
+                          for w in part.words]
+            end_s = segment.end_s
+            if progress is not None:
+                progress(end_s, max(total_s, end_s))
+        return Transcript(" ".join(texts), end_s, tuple(words))
+
+    def decode(self, log_probs: np.ndarray, duration_s: float, alternatives: int = 1) -> Transcript:
+        if self.beam_width > 1 or alternatives > 1:
+            if self.lm is not None:
+                self.lm.reset()
+            scorer = Combined(self.lm, self.hotwords) if self.lm or self.hotwords else None
+            nbest = beam_search(log_probs, self.vocab, self.frame_s, max(self.beam_width, alternatives),
+                                nbest=alternatives, lexicon=self.lexicon,
+                                word_score=scorer.word_score if scorer else None,
+                                partial_score=self.hotwords.partial_score if self.hotwords else None)
+            best = nbest[0]
+        else:
+            best, nbest = greedy_decode(log_probs, self.vocab, self.frame_s), []
+        return Transcript(best.text, duration_s, best.words, tuple(nbest[:alternatives]) if alternatives > 1 else ())
+
+
+
+
+class ExportedTranscriber(Recognizer):
+    """A TFLite file written by `asr export`, run by LiteRT: the same decoding, no TensorFlow in the process."""
+
+    def __init__(self, path, **options):
+        from asr.export import load_exported
+        self.exported = load_exported(path)
+        super().__init__(self.exported.vocab, self.exported.sample_rate_hz, self.exported.frame_s, None, **options)
+
+    def log_probs(self, samples: np.ndarray) -> np.ndarray:
+        return self.exported.log_probs(samples)
