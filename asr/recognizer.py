@@ -89,7 +89,11 @@ class Recognizer:
         self.lm = None
         if self.lm_path is not None:
             from asr.lm import NGramLM
-            ngram = NGramLM.from_arpa(self.lm_path)
+            try:
+                ngram = NGramLM.from_arpa(self.lm_path)
+            except (OSError, ValueError, KeyError, IndexError, EOFError) as e:
+                raise CheckpointError(f"{self.lm_path}: not a readable ARPA language model "
+                                      f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
             self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus)
             if self.decoding.lm_words_only and self.lexicon is None and use_lexicon:
                 self.lexicon = lm_lexicon(ngram, vocab)

@@ -42,3 +42,9 @@ def test_quick_benchmark_writes_all_sections(tmp_path):
     for row in results["inference"]:
         assert all(positive(row[k]) for k in ("parameters", "model_npz_bytes", "audio_s", "acoustic_rtf",
                                               "greedy_rtf", "beam_rtf"))
+    assert {(r["format"], r["quantize"]) for r in results["export"]} == {
+        ("savedmodel", "none"), ("tflite", "none"), ("tflite", "dynamic"), ("tflite", "int8")}
+    assert {r["model"] for r in results["export"]} == {"digits"}  # --quick exports the small model only
+    for row in results["export"]:
+        assert all(positive(row[k]) for k in ("bytes", "export_s", "audio_s", "acoustic_rtf", "greedy_rtf"))
+    assert "## Exported models" in done.stdout

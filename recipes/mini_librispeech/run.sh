@@ -48,7 +48,7 @@ fi
 if stage tune; then
   # LM weight and word bonus chosen on the validation speakers; the beam keeps to the LM's words
   python recipes/mini_librispeech/tune_decoding.py "$MODEL" "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
-    --out "$EXP/tune" --lm-words-only --beam 16 --weights 0.2 0.3 0.45 0.6 --bonuses 0 1 2
+    --out "$EXP/tune" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
   # the model directory that ships: acoustic model + LM + tuned decoding.json
   rm -rf "$EXP/english_lm" && cp -r "$MODEL" "$EXP/english_lm"
   cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_lm/lm.arpa.gz" && cp "$EXP/tune/decoding.json" "$EXP/english_lm/"
