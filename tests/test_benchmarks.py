@@ -48,3 +48,15 @@ def test_quick_benchmark_writes_all_sections(tmp_path):
     for row in results["export"]:
         assert all(positive(row[k]) for k in ("bytes", "export_s", "audio_s", "acoustic_rtf", "greedy_rtf"))
     assert "## Exported models" in done.stdout
+
+
+def test_long_audio_benchmark_measures_memory_and_speed(tmp_path):
+    out = tmp_path / "long.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "long_audio.py"), "--minutes", "0.6",
+                           "--model", "digits", "--out", str(out)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())["rows"]
+    assert [round(r["audio_s"]) for r in rows] == [3, 36]  # the baseline clip, then the 0.6-minute recording
+    assert all(positive(r[k]) for r in rows for k in ("peak_rss_mb", "wall_s", "rtf_including_startup", "words"))
+    assert "| 0.60 min |" in done.stdout
