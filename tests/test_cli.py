@@ -151,14 +151,13 @@ def test_missing_or_unknown_arguments_exit_2(argv, capsys):
     assert "usage: asr" in capsys.readouterr().err
 
 
-def test_a_missing_default_model_is_a_one_line_usage_error(samples_dir, capsys):
+def test_a_missing_default_model_is_a_one_line_usage_error(samples_dir, capsys, monkeypatch):
     from asr import models
-    if models.DEFAULT_MODEL in models.shipped():
-        pytest.skip("the default model ships now")
+    monkeypatch.setattr(models, "DEFAULT_MODEL", "not-shipped")  # as if the package had lost its default model
     assert main(["transcribe", str(samples_dir / "fsdd-0_jackson_0.wav")]) == 2
     out, err = capsys.readouterr()
-    assert out == "" and err == f"asr: error: {models.DEFAULT_MODEL}: no such model; shipped models: digits, " \
-                                 "or give a model directory\n"
+    assert out == "" and err == ("asr: error: not-shipped: no such model; shipped models: "
+                                 f"{', '.join(models.shipped())}, or give a model directory\n")
 
 
 # --- renderings (in-process) ----------------------------------------------------------------------------------
