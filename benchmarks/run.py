@@ -178,15 +178,18 @@ def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
     from asr import models
     from asr.model import count_parameters
 
-    greedy = asr.load_model(name, beam_width=1, use_lexicon=False)
-    beam = asr.load_model(name, beam_width=BEAM_WIDTH)
+    greedy = asr.load_model(name, beam_width=1, use_lexicon=False, lm=False)
+    beam = asr.load_model(name, beam_width=BEAM_WIDTH, lm=False)
+    default = asr.load_model(name)  # what `asr transcribe` uses: the model's LM and decoding.json, if it has them
     rate = greedy.sample_rate_hz
     clips = load_clips(DIGIT_SAMPLES if name in DIGIT_MODELS else ENGLISH_SAMPLES, rate)
     inputs = [(f"{len(clips)} sample clips", clips)]
     inputs += [(f"samples tiled to {s:g} s", [tile_to(np.concatenate(clips), s, rate)]) for s in long_inputs_s]
     common = {"model": name, "parameters": count_parameters(greedy.model),
               "model_npz_bytes": (models.resolve(name) / "model.npz").stat().st_size,
-              "beam": f"{beam.beam_width}" + (" + lexicon" if beam.lexicon else "")}
+              "beam": f"{beam.beam_width}" + (" + lexicon" if beam.lexicon else ""),
+              "default": (f"beam {default.beam_width}" + (" + word LM" if default.lm else "")
+                          + (f" + lexicon of {len(default.lexicon.words):,} words" if default.lexicon else ""))}
     rows = []
     for label, waveforms in inputs:
         audio_s = sum(len(w) for w in waveforms) / rate
@@ -194,7 +197,8 @@ def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
         def rtf(fn):
             return sum(median_seconds(lambda w=w: fn(w), repeats) for w in waveforms) / audio_s
         rows.append({**common, "input": label, "audio_s": audio_s, "acoustic_rtf": rtf(greedy.log_probs),
-                     "greedy_rtf": rtf(greedy.transcribe), "beam_rtf": rtf(beam.transcribe)})
+                     "greedy_rtf": rtf(greedy.transcribe), "beam_rtf": rtf(beam.transcribe),
+                     "default_rtf": rtf(default.transcribe)})
     return rows
 
 
@@ -250,11 +254,13 @@ def markdown(results: dict) -> str:
     if not results["inference"]:
         lines.append("No shipped models (asr.models.shipped() is empty).")
     else:
-        lines += ["| model | params | model.npz MB | input | audio s | acoustic model RTF | greedy RTF | beam RTF "
-                  "(width) |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+        lines += ["| model | params | model.npz MB | input | audio s | acoustic model RTF | greedy RTF | beam RTF, "
+                  "no LM (width) | default decoding RTF (what) |",
+                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
         lines += [f"| {r['model']} | {r['parameters']:,} | {r['model_npz_bytes'] / 1e6:.2f} | {r['input']} | "
                   f"{r['audio_s']:.1f} | {r['acoustic_rtf']:.4f} | {r['greedy_rtf']:.4f} | "
-                  f"{r['beam_rtf']:.4f} ({r['beam']}) |" for r in results["inference"]]
+                  f"{r['beam_rtf']:.4f} ({r['beam']}) | {r['default_rtf']:.4f} ({r['default']}) |"
+                  for r in results["inference"]]
     if results.get("export"):
         lines += ["", "## Exported models (asr export: waveform in, log-probabilities out; one process)", "",
                   "| model | format | quantize | size MB | export s | input | audio s | acoustic model RTF | "

@@ -41,7 +41,7 @@ def test_quick_benchmark_writes_all_sections(tmp_path):
     assert sorted({r["model"] for r in results["inference"]}) == shipped()
     for row in results["inference"]:
         assert all(positive(row[k]) for k in ("parameters", "model_npz_bytes", "audio_s", "acoustic_rtf",
-                                              "greedy_rtf", "beam_rtf"))
+                                              "greedy_rtf", "beam_rtf", "default_rtf"))
     assert {(r["format"], r["quantize"]) for r in results["export"]} == {
         ("savedmodel", "none"), ("tflite", "none"), ("tflite", "dynamic"), ("tflite", "int8")}
     assert {r["model"] for r in results["export"]} == {"digits"}  # --quick exports the small model only
