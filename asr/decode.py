@@ -142,7 +142,7 @@ def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prun
         tokens, score = prefixes.tokens(prefix), _logaddexp(p_blank, p_token)
         if lexicon is not None and prefixes.word(prefix) and prefixes.word(prefix) not in lexicon.words:
             continue  # the final word is unfinished
-        if tokens and tokens[-1] != space_id:  # the final word has no space after it
+        if tokens and tokens[-1] != space_id and (word_score or partial_score):  # a final word, no space after it
             score += _end_of_word(prefixes, prefix, word_score, partial_score)
         nbest.append((tokens, score))
     return sorted(nbest, key=lambda item: item[1], reverse=True)
@@ -209,6 +209,7 @@ def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: li
     Python floats throughout: this inner loop runs beams x candidates times per frame.
     """
     out: dict[int, list[float]] = defaultdict(lambda: [NEG_INF, NEG_INF])
+    scored = word_score is not None or partial_score is not None
     for prefix, (p_blank, p_token) in beams.items():
         p_total = _logaddexp(p_blank, p_token)
         same = out[prefix]
@@ -223,7 +224,7 @@ def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: li
             if lexicon is not None and not _in_lexicon(lexicon, prefixes.word(prefix), c, space_id):
                 continue
             if c == space_id:
-                if last not in (None, space_id):
+                if scored and last not in (None, space_id):
                     p_new += _end_of_word(prefixes, prefix, word_score, partial_score)
             elif partial_score is not None:
                 word = prefixes.word(prefix)

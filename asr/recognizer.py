@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.audio import duration_s, load_audio, resample, stream_audio, to_float32
+from asr.audio import downmix, duration_s, load_audio, resample, stream_audio, to_float32
 from asr.decode import Hypothesis, Lexicon, Word, beam_search, greedy_decode
 from asr.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
 from asr.models import CheckpointError
@@ -138,7 +138,7 @@ class Recognizer:
         else:
             samples = to_float32(np.asarray(audio))
             if samples.ndim == 2:
-                samples = samples.mean(axis=1)
+                samples = downmix(samples)
             if sample_rate and sample_rate != rate:
                 samples = resample(samples, sample_rate, rate)
             if len(samples) / rate > self.segments.max_segment_s:
