@@ -14,7 +14,8 @@ from asr.export import FORMATS as EXPORT_FORMATS
 from asr.export import QUANTIZE
 from asr.formats import FORMATS
 
-NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot")
+NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot", "stream", "serve")
+DEFAULT_STREAMING_MODEL = "english-stream"
 
 
 def _quiet_tensorflow() -> None:
@@ -216,9 +217,10 @@ def cmd_evaluate(args) -> int:
     from asr.evaluate import evaluate
     if not Path(args.manifest).is_file():
         raise UsageError(f"{args.manifest}: no such manifest")
-    model = _load(args)
+    model = _load_streaming(args) if args.streaming else _load(args)
     try:
-        summary = evaluate(model, args.manifest, args.out, limit=args.limit)
+        summary = evaluate(model, args.manifest, args.out, limit=args.limit, pad_s=args.pad_s,
+                           streaming=args.streaming)
     except ValueError as e:  # a malformed manifest line, or nothing readable
         _error(str(e))
         return 1
@@ -315,6 +317,30 @@ def cmd_lm(args) -> int:
     return 0
 
 
+def _load_streaming(args):
+    """The model named by --model (default: the shipped streaming model), checked to be able to stream."""
+    args.model = args.model or DEFAULT_STREAMING_MODEL
+    model = _load(args)
+    with _native_stderr_silenced():
+        try:
+            model.streaming().warm_up()
+        except ValueError as e:  # asr.stream_model.NotStreamable, or a TFLite file
+            raise UsageError(str(e)) from None
+    return model
+
+
+def cmd_stream(args) -> int:
+    from asr import live
+    if args.list_devices:
+        return live.list_devices()
+    return live.run(args, _load_streaming)
+
+
+def cmd_serve(args) -> int:
+    from asr import server
+    return server.run(args, _load_streaming(args))
+
+
 def _decoding_arguments(p) -> None:
     p.add_argument("--beam", type=int, metavar="N",
                    help="beam width (1: greedy; default: the model's decoding.json with its LM, else greedy)")
@@ -364,6 +390,10 @@ def build_parser() -> argparse.ArgumentParser:
     _decoding_arguments(p)
     p.add_argument("--out", required=True, help="folder for recogs.txt, errs.txt, wer.json, summary.json")
     p.add_argument("--limit", type=int, help="only the first N utterances")
+    p.add_argument("--pad-s", type=float, default=0.0, metavar="S",
+                   help="put S seconds of faint noise before and after each clip (as live audio has)")
+    p.add_argument("--streaming", action="store_true",
+                   help="transcribe by streaming each clip in 40 ms chunks (a unidirectional model)")
     p.set_defaults(func=cmd_evaluate)
 
     p = sub.add_parser("plot", help="PNG of an experiment's training curves, or of a clip's CTC alignment")
@@ -391,6 +421,30 @@ def build_parser() -> argparse.ArgumentParser:
                         "orders (as lmplz: 0 0 1 drops 3-grams and longer seen once)")
     p.add_argument("--out", required=True, help="ARPA file to write (.arpa, or .arpa.gz for gzip)")
     p.set_defaults(func=cmd_lm)
+
+    p = sub.add_parser("stream", help="live transcription from the microphone, or from a file as if live")
+    p.add_argument("--model", help=f"a unidirectional model (shipped name or directory); default: "
+                                   f"{DEFAULT_STREAMING_MODEL}")
+    p.add_argument("--source", metavar="FILE", help="read this audio file instead of the microphone")
+    p.add_argument("--fast", action="store_true", help="with --source: as fast as possible, not at real-time speed")
+    p.add_argument("--device", help="input device: index or (part of its) name, see --list-devices")
+    p.add_argument("--list-devices", action="store_true", help="list the input devices and exit")
+    p.add_argument("--sample-rate", type=int, metavar="HZ",
+                   help="microphone sample rate (default: the device's own; resampled to the model's)")
+    p.add_argument("--block-ms", type=float, default=40.0, help="audio block size in milliseconds (default 40)")
+    p.add_argument("--format", choices=("text", "jsonl"), default="text",
+                   help="text: a live line of partials and one line per final; jsonl: one JSON event per line")
+    _decoding_arguments(p)
+    p.set_defaults(func=cmd_stream)
+
+    p = sub.add_parser("serve", help="WebSocket server and web page for live transcription in the browser")
+    p.add_argument("--model", help=f"a unidirectional model (shipped name or directory); default: "
+                                   f"{DEFAULT_STREAMING_MODEL}")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
+    p.add_argument("--max-clients", type=int, default=16, help="refuse connections beyond this many (default 16)")
+    _decoding_arguments(p)
+    p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("models", help="list the shipped models with their measured WER")
     p.set_defaults(func=cmd_models)

@@ -109,11 +109,17 @@ def beam_search(log_probs, vocab: Vocabulary, frame_s: float, beam_width: int = 
         return [EMPTY_HYPOTHESIS]
     hypotheses = prefix_beam_search(log_probs, vocab.space_id, beam_width, token_prune, word_score=word_score,
                                     blank_id=vocab.blank_id, lexicon=lexicon, partial_score=partial_score)
-    if not hypotheses:
+    return timed_hypotheses(hypotheses[:nbest or beam_width], log_probs, vocab, frame_s)
+
+
+def timed_hypotheses(hypotheses, log_probs, vocab: Vocabulary, frame_s: float) -> list[Hypothesis]:
+    """`[(tokens, score)]` from a search over `log_probs` as Hypotheses with word timings (never an empty list)."""
+    if not hypotheses or len(log_probs) == 0:
         return [EMPTY_HYPOTHESIS]
+    log_probs = _check_log_probs(log_probs, vocab.size)
     return [Hypothesis(text=_text(vocab, tokens), tokens=tokens, score=score,
                        words=word_timings(log_probs, tokens, vocab, frame_s))
-            for tokens, score in hypotheses[:nbest or beam_width]]
+            for tokens, score in hypotheses]
 
 
 def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prune: float = -12.0,
@@ -129,23 +135,50 @@ def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prun
     `lexicon`, every word of every hypothesis is one of its words.
     """
     log_probs = _check_log_probs(log_probs)
-    if beam_width < 1:
-        raise ValueError(f"beam_width must be at least 1, got {beam_width}")
-    prefixes = _Prefixes(space_id)
-    beams: dict[int, tuple[float, float]] = {prefixes.EMPTY: (0.0, NEG_INF)}
-    for frame in log_probs:
-        candidates = _candidates(frame, token_prune, blank_id)
-        beams = _prune(_extend(beams, prefixes, frame.tolist(), candidates, space_id, word_score, blank_id,
-                               lexicon, partial_score), beam_width)
-    nbest = []
-    for prefix, (p_blank, p_token) in beams.items():
-        tokens, score = prefixes.tokens(prefix), _logaddexp(p_blank, p_token)
-        if lexicon is not None and prefixes.word(prefix) and prefixes.word(prefix) not in lexicon.words:
-            continue  # the final word is unfinished
-        if tokens and tokens[-1] != space_id and (word_score or partial_score):  # a final word, no space after it
-            score += _end_of_word(prefixes, prefix, word_score, partial_score)
-        nbest.append((tokens, score))
-    return sorted(nbest, key=lambda item: item[1], reverse=True)
+    search = PrefixBeamSearch(space_id, beam_width, token_prune, word_score, blank_id, lexicon, partial_score)
+    search.advance(log_probs)
+    return search.nbest()
+
+
+class PrefixBeamSearch:
+    """prefix_beam_search frame by frame, for streams: `advance(frames)` as they come, `nbest()` at any time
+    (it does not end the search). Fed the same frames in any chunks, it gives prefix_beam_search's result."""
+
+    def __init__(self, space_id: int, beam_width: int = 8, token_prune: float = -12.0,
+                 word_score: WordScore | None = None, blank_id: int = BLANK_ID, lexicon: Lexicon | None = None,
+                 partial_score: PartialScore | None = None):
+        if beam_width < 1:
+            raise ValueError(f"beam_width must be at least 1, got {beam_width}")
+        self.space_id, self.beam_width, self.token_prune, self.blank_id = space_id, beam_width, token_prune, blank_id
+        self.word_score, self.lexicon, self.partial_score = word_score, lexicon, partial_score
+        self.prefixes = _Prefixes(space_id)
+        self.beams: dict[int, tuple[float, float]] = {self.prefixes.EMPTY: (0.0, NEG_INF)}
+
+    def advance(self, log_probs) -> None:
+        for frame in _check_log_probs(log_probs):
+            candidates = _candidates(frame, self.token_prune, self.blank_id)
+            self.beams = _prune(_extend(self.beams, self.prefixes, frame.tolist(), candidates, self.space_id,
+                                        self.word_score, self.blank_id, self.lexicon, self.partial_score),
+                                self.beam_width)
+
+    def best_so_far(self) -> tuple[int, ...]:
+        """The tokens of the most probable prefix now, unfinished last word included (for partial results)."""
+        best = max(self.beams.items(), key=lambda item: _logaddexp(*item[1]))[0]
+        return self.prefixes.tokens(best)
+
+    def nbest(self) -> list[tuple[tuple[int, ...], float]]:
+        """`[(tokens, score)]` of the frames so far, best first, as if they were the last."""
+        prefixes, word_score, partial_score, lexicon = self.prefixes, self.word_score, self.partial_score, \
+            self.lexicon
+        nbest = []
+        for prefix, (p_blank, p_token) in self.beams.items():
+            tokens, score = prefixes.tokens(prefix), _logaddexp(p_blank, p_token)
+            if lexicon is not None and prefixes.word(prefix) and prefixes.word(prefix) not in lexicon.words:
+                continue  # the final word is unfinished
+            if tokens and tokens[-1] != self.space_id and (word_score or partial_score):  # a final word, no space
+                score += _end_of_word(prefixes, prefix, word_score, partial_score)
+            nbest.append((tokens, score))
+        return sorted(nbest, key=lambda item: item[1], reverse=True)
 
 
 class _Prefixes:

@@ -6,6 +6,7 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 from tqdm import tqdm
 
 from asr import metrics
@@ -14,9 +15,34 @@ from asr.manifest import read_manifest
 from asr.transcribe import Transcriber
 
 
-def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = None, log=print) -> dict:
+QUIET_RMS = 3e-4  # the level of the quiet put around clips by pad_s (about -70 dBFS, a quiet room's microphone)
+STREAM_CHUNK_S = 0.04  # chunk size when evaluating by streaming
+
+
+def with_quiet(samples: np.ndarray, pad_s: float, rate: int, seed: int = 0) -> np.ndarray:
+    """`samples` with `pad_s` seconds of faint noise before and after (as a live recording has around speech)."""
+    if pad_s <= 0:
+        return samples
+    rng = np.random.default_rng(seed)
+    pad = lambda: (rng.standard_normal(int(pad_s * rate)) * QUIET_RMS).astype(np.float32)  # noqa: E731
+    return np.concatenate([pad(), samples, pad()])
+
+
+def stream_text(transcriber, samples: np.ndarray) -> str:
+    """The finals of a StreamingTranscriber fed `samples` in STREAM_CHUNK_S chunks, joined."""
+    from asr.streaming import StreamingTranscriber
+    stream = StreamingTranscriber(transcriber)
+    chunk = int(STREAM_CHUNK_S * transcriber.sample_rate_hz)
+    events = [e for i in range(0, len(samples), chunk) for e in stream.feed(samples[i:i + chunk])]
+    return " ".join(e.text for e in events + stream.finish() if e.type == "final" and e.text)
+
+
+def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = None, log=print,
+             pad_s: float = 0.0, streaming: bool = False) -> dict:
     """Transcribe every clip of `manifest` and write recogs.txt, errs.txt, wer.json and summary.json to out_dir.
 
+    pad_s: put that much faint noise before and after each clip. streaming: transcribe by feeding the clip to a
+    StreamingTranscriber in 40 ms chunks (the finals, joined) instead of offline.
     A clip that cannot be read is reported and left out of the score (the summary counts them).
     Returns the summary: scores, real-time factor, model, decoding settings.
     """
@@ -31,13 +57,14 @@ def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = No
             bar.write(f"warning: skipped {e}", file=sys.stderr)
             skipped.append(utt.id)
             continue
+        samples = with_quiet(samples, pad_s, transcriber.sample_rate_hz, seed=len(ids))
         started = time.perf_counter()
-        result = transcriber.transcribe(samples)
+        text = stream_text(transcriber, samples) if streaming else transcriber.transcribe(samples).text
         decode_s += time.perf_counter() - started
         audio_s += len(samples) / transcriber.sample_rate_hz
         ids.append(utt.id)
         refs.append(utt.text)
-        hyps.append(result.text)
+        hyps.append(text)
     if not ids:
         raise ValueError(f"{manifest}: no utterance could be scored ({len(skipped)} unreadable)")
     scores = metrics.write_report(out_dir, ids, refs, hyps)
@@ -48,7 +75,7 @@ def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = No
                "lm": str(transcriber.lm_path) if transcriber.lm_path else None,
                **({"lm_weight": transcriber.decoding.lm_weight, "word_bonus": transcriber.decoding.word_bonus}
                   if transcriber.lm_path else {}),
-               "manifest": str(manifest)}
+               "manifest": str(manifest), "pad_s": pad_s, "streaming": streaming}
     (Path(out_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
     log(f"{metrics.summary_line(scores)}; RTF {summary['rtf']:.4f}; details in {out_dir}")
     return summary

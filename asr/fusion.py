@@ -58,10 +58,10 @@ class LanguageModelScore:
         self._states: dict[tuple[str, ...], object] = {(): lm.begin_state()}
         self._scores: dict[tuple[str, ...], float] = {}
 
-    def reset(self) -> None:
-        """Forget the cached states (call between utterances, so the caches stay small)."""
-        self._states = {(): self.lm.begin_state()}
-        self._scores = {}
+    def fresh(self) -> "LanguageModelScore":
+        """The same scorer with empty caches, for one search: each utterance (and each concurrent stream) gets
+        its own, so caches stay small and no two threads share one."""
+        return LanguageModelScore(self.lm, self.vocab, self.weight, self.word_bonus)
 
     def word_score(self, tokens: tuple[int, ...]) -> float:
         words = tuple(self.vocab.decode(tokens).split())

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.audio import downmix, duration_s, load_audio, resample, stream_audio, to_float32
-from asr.decode import Hypothesis, Lexicon, Word, beam_search, greedy_decode
+from asr.decode import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
 from asr.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
 from asr.models import CheckpointError
 from asr.segment import SegmentConfig, split_array, split_at_pauses
@@ -105,6 +105,11 @@ class Recognizer:
         """Per-frame log posteriors [frames, tokens] of float32 mono samples at the model rate."""
         raise NotImplementedError
 
+    def streaming(self):
+        """The acoustic model's streaming step (see asr.stream_model), for asr.streaming.StreamingTranscriber."""
+        raise ValueError("this model cannot stream: streaming needs a unidirectional model directory run by "
+                         "TensorFlow (the shipped 'english-stream' or 'digits-stream')")
+
     def _lm_path(self, lm) -> Path | None:
         """lm=True: the model's own LM_FILE if it has one; False or None: no LM; a path: that ARPA file."""
         if lm is True:
@@ -161,19 +166,59 @@ class Recognizer:
 
     def decode(self, log_probs: np.ndarray, duration_s: float, alternatives: int = 1) -> Transcript:
         if self.beam_width > 1 or alternatives > 1:
-            if self.lm is not None:
-                self.lm.reset()
-            scorer = Combined(self.lm, self.hotwords) if self.lm or self.hotwords else None
-            nbest = beam_search(log_probs, self.vocab, self.frame_s, max(self.beam_width, alternatives),
-                                nbest=alternatives, lexicon=self.lexicon,
-                                word_score=scorer.word_score if scorer else None,
-                                partial_score=self.hotwords.partial_score if self.hotwords else None)
+            search = self.new_search(max(self.beam_width, alternatives))
+            search.advance(log_probs)
+            nbest = timed_hypotheses(search.nbest()[:alternatives], log_probs, self.vocab, self.frame_s)
             best = nbest[0]
         else:
             best, nbest = greedy_decode(log_probs, self.vocab, self.frame_s), []
         return Transcript(best.text, duration_s, best.words, tuple(nbest[:alternatives]) if alternatives > 1 else ())
 
+    def new_search(self, beam_width: int | None = None) -> PrefixBeamSearch:
+        """A prefix beam search with this recognizer's lexicon, LM and hotwords, for one utterance."""
+        lm = self.lm.fresh() if self.lm is not None else None
+        scorer = Combined(lm, self.hotwords) if lm or self.hotwords else None
+        return PrefixBeamSearch(self.vocab.space_id, beam_width or self.beam_width,
+                                word_score=scorer.word_score if scorer else None, blank_id=self.vocab.blank_id,
+                                lexicon=self.lexicon,
+                                partial_score=self.hotwords.partial_score if self.hotwords else None)
 
+
+class UtteranceDecoder:
+    """One utterance decoded as its frames arrive (asr.streaming): the recognizer's decoding, with the beam
+    search (if any) advanced frame by frame, so that the final costs little more than the last frames."""
+
+    def __init__(self, recognizer: Recognizer):
+        self.recognizer = recognizer
+        self.search = recognizer.new_search() if recognizer.beam_width > 1 else None
+        self._frames: list[np.ndarray] = []
+
+    def advance(self, log_probs: np.ndarray) -> None:
+        if len(log_probs):
+            self._frames.append(log_probs)
+            if self.search is not None:
+                self.search.advance(log_probs)
+
+    @property
+    def log_probs(self) -> np.ndarray:
+        if len(self._frames) != 1:
+            self._frames = [np.concatenate(self._frames) if self._frames else
+                            np.zeros([0, self.recognizer.vocab.size], np.float32)]
+        return self._frames[0]
+
+    def partial(self) -> str:
+        """The best text so far (its last word may be unfinished)."""
+        if self.search is not None:
+            return self.recognizer.vocab.decode(self.search.best_so_far()).strip()
+        return greedy_decode(self.log_probs, self.recognizer.vocab, self.recognizer.frame_s).text
+
+    def final(self) -> Transcript:
+        r, log_probs = self.recognizer, self.log_probs
+        if self.search is not None:
+            best = timed_hypotheses(self.search.nbest()[:1], log_probs, r.vocab, r.frame_s)[0]
+        else:
+            best = greedy_decode(log_probs, r.vocab, r.frame_s)
+        return Transcript(best.text, len(log_probs) * r.frame_s, best.words)
 
 
 class ExportedTranscriber(Recognizer):

@@ -180,22 +180,43 @@ def make_distributed_train_step(model: AcousticModel, optimizer, cfg: Config, st
 _EVAL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _eval_step(model: AcousticModel, num_mels: int):
-    """ctc_loss(training=False) compiled once per model (eager validation was about 10x slower)."""
-    if model not in _EVAL_STEPS:
+def _eval_step(model: AcousticModel, num_mels: int, trailing_frames: int = 0):
+    """ctc_loss(training=False) compiled once per model (eager validation was about 10x slower), on clips
+    followed by `trailing_frames` quiet frames (see trailing_quiet)."""
+    steps = _EVAL_STEPS.setdefault(model, {})
+    if trailing_frames not in steps:
         signature = [tf.TensorSpec([None, None, num_mels], tf.float32), tf.TensorSpec([None], tf.int32),
                      tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)]
-        _EVAL_STEPS[model] = tf.function(lambda *batch: ctc_loss(model, *batch, training=False),
-                                         input_signature=signature, jit_compile=False)
-    return _EVAL_STEPS[model]
+
+        def step(features, lengths, labels, label_lengths):
+            if trailing_frames:
+                features, lengths = trailing_quiet(model, features, lengths, trailing_frames)
+            return ctc_loss(model, features, lengths, labels, label_lengths, training=False)
+        steps[trailing_frames] = tf.function(step, input_signature=signature, jit_compile=False)
+    return steps[trailing_frames]
 
 
-def greedy_texts(model: AcousticModel, split: Split, vocab: Vocabulary, indices, batch_frames: int):
-    """Greedy transcripts (in `indices` order) and the mean CTC loss over those clips."""
+def trailing_quiet(model: AcousticModel, features, lengths, frames: int):
+    """Each clip followed by `frames` quiet frames (as pad_with_silence makes them, without the noise): when
+    training pads clips with silence, validation does too, since a unidirectional model can only emit a word
+    once it has heard it, and clips cut tight to the speech leave it no frame to do so."""
+    quiet = model.feature_mean - QUIET_STD * model.feature_std
+    t = tf.tile(tf.range(tf.shape(features)[1] + frames)[None, :], [tf.shape(features)[0], 1])
+    inside = t < lengths[:, None]
+    moved = tf.gather(features, tf.clip_by_value(t, 0, tf.shape(features)[1] - 1), batch_dims=1)
+    out = tf.where(inside[:, :, None], moved, quiet[None, None, :])
+    new_lengths = lengths + frames
+    return out * tf.sequence_mask(new_lengths, tf.shape(out)[1], out.dtype)[:, :, None], new_lengths
+
+
+def greedy_texts(model: AcousticModel, split: Split, vocab: Vocabulary, indices, batch_frames: int,
+                 trailing_frames: int = 0):
+    """Greedy transcripts (in `indices` order) and the mean CTC loss over those clips (each followed by
+    `trailing_frames` quiet frames)."""
     indices = np.asarray(indices)
     batches = [indices[b] for b in make_batches(split.features.lengths[indices], batch_frames, 64, seed=0)]
     texts, losses = {}, []
-    step = _eval_step(model, split.features.frames.shape[-1])
+    step = _eval_step(model, split.features.frames.shape[-1], trailing_frames)
     for batch_indices, batch in zip(batches, batch_dataset(split.features, split.labels, batches)):
         loss, logits, out_lengths = step(*batch)
         losses.append(loss.numpy())
@@ -209,7 +230,8 @@ def validate(model, split: Split, vocab: Vocabulary, cfg: Config) -> dict:
     n = len(split.features) if cfg.train.validate_utterances <= 0 else min(cfg.train.validate_utterances,
                                                                              len(split.features))
     indices = np.arange(n)
-    hyps, loss = greedy_texts(model, split, vocab, indices, cfg.train.batch_frames)
+    trailing = int(round(cfg.train.pad_silence_max_s * 1000 / cfg.features.hop_ms))
+    hyps, loss = greedy_texts(model, split, vocab, indices, cfg.train.batch_frames, trailing)
     scores = metrics.score([split.features.texts[i] for i in indices], hyps)
     return {"valid_loss": loss, "valid_wer": scores.wer, "valid_cer": scores.cer, "valid_utterances": n}
 

@@ -41,6 +41,15 @@ class Transcriber(Recognizer):
             logits, _ = self.model(feats, tf.shape(feats)[1:2], training=False)
             return tf.nn.log_softmax(logits[0])
         self._log_probs = log_probs
+        self._streaming = None
+
+    def streaming(self):
+        """The model's compiled streaming step (asr.stream_model), built on first use; raises
+        asr.stream_model.NotStreamable for a bidirectional model."""
+        if self._streaming is None:
+            from asr.stream_model import StreamingAcoustics
+            self._streaming = StreamingAcoustics(self.model, self.config, name=str(self.model_dir))
+        return self._streaming
 
     @property
     def metrics(self) -> dict:

@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from asr.decode import (Hypothesis, Word, beam_search, collapse, forced_align, greedy_decode, prefix_beam_search,
-                        word_timings)
+from asr.decode import (Hypothesis, PrefixBeamSearch, Word, beam_search, collapse, forced_align, greedy_decode,
+                        prefix_beam_search, word_timings)
 from asr.text import Vocabulary
 
 VOCAB = Vocabulary()
@@ -272,3 +272,19 @@ def test_text_has_no_leading_trailing_or_double_spaces():
     log_probs[np.arange(len(path)), path] = np.log(0.99)
     assert greedy_decode(log_probs, vocab, 0.04).text == "a b"
     assert beam_search(log_probs, vocab, 0.04, beam_width=4)[0].text == "a b"
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7])
+def test_incremental_beam_search_equals_the_whole_search(chunk):
+    """PrefixBeamSearch fed in chunks gives prefix_beam_search's n-best, word scores and lexicon included, and
+    its nbest() can be asked for at any point without changing what follows."""
+    rng = np.random.default_rng(chunk)
+    logits = rng.normal(size=(40, VOCAB.size)) * 3
+    log_probs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+    score = lambda tokens: -0.5 * len(tokens)  # noqa: E731
+    whole = prefix_beam_search(log_probs, VOCAB.space_id, 6, word_score=score)
+    search = PrefixBeamSearch(VOCAB.space_id, 6, word_score=score)
+    for i in range(0, len(log_probs), chunk):
+        search.advance(log_probs[i:i + chunk])
+        assert search.nbest() and search.best_so_far() is not None
+    assert search.nbest() == whole

@@ -2,6 +2,7 @@
 # FSDD spoken digits, end to end. Stages resume: a finished stage is skipped, training resumes from its checkpoint.
 #   bash recipes/fsdd/run.sh                 # all stages
 #   bash recipes/fsdd/run.sh train evaluate  # only these stages
+#   bash recipes/fsdd/run.sh prepare stream  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/fsdd), EXP (default exp/fsdd), HELDOUT (speakers held out, space-separated).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -28,6 +29,14 @@ if stage evaluate; then
   asr evaluate "$EXP/data/test.jsonl" --model "$EXP/model/best" --out "$EXP/model/eval-test"
   asr evaluate "$EXP/data/test.jsonl" --model "$EXP/model/best" --beam 1 --out "$EXP/model/eval-test-greedy" \
     --no-lexicon
+fi
+
+if stage stream; then
+  # the streaming model (unidirectional LSTMs, asr/streaming.py); not in the default stages
+  asr train --config recipes/fsdd/streaming.toml --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
+    --out "$EXP/stream" --cache-dir "$EXP/features" --max-minutes 20
+  cp recipes/fsdd/lexicon.txt "$EXP/stream/best/"
+  asr evaluate "$EXP/data/test.jsonl" --model "$EXP/stream/best" --out "$EXP/stream/eval-test"
 fi
 
 if stage heldout; then

@@ -5,6 +5,7 @@
 #   bash recipes/mini_librispeech/run.sh train            # only training (resumes)
 #   bash recipes/mini_librispeech/run.sh continue         # warm restart from char_bilstm/best (resumes)
 #   bash recipes/mini_librispeech/run.sh lm tune evaluate_lm  # word 3-gram LM, tuned on valid, scored on dev
+#   bash recipes/mini_librispeech/run.sh prepare stream   # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
 # MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best).
@@ -31,6 +32,14 @@ if stage continue; then
   asr train --config recipes/mini_librispeech/continue.toml --set "train.init_from=$EXP/char_bilstm/best" \
     --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
     --out "$EXP/char_bilstm_r2" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+fi
+
+if stage stream; then
+  # the streaming model (unidirectional LSTMs, asr/streaming.py); not in the default stages
+  asr train --config recipes/mini_librispeech/streaming.toml --train "$EXP/data/train.jsonl" \
+    --valid "$EXP/data/valid.jsonl" --out "$EXP/char_lstm_stream" --cache-dir "$EXP/features" \
+    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_lstm_stream/best" --out "$EXP/char_lstm_stream/eval-dev-greedy"
 fi
 
 if stage evaluate; then
