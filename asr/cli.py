@@ -14,7 +14,7 @@ from asr.export import FORMATS as EXPORT_FORMATS
 from asr.export import QUANTIZE
 from asr.formats import FORMATS
 
-NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot", "stream", "serve")
+NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot")  # stream and serve load it with the model
 DEFAULT_STREAMING_MODEL = "english-stream"
 
 

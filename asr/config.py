@@ -60,6 +60,7 @@ class TrainConfig:
     time_masks: int = 2
     time_mask_fraction: float = 0.05  # each time mask covers at most this fraction of the clip
     pad_silence_max_s: float = 0.0  # put 0..this many seconds of quiet frames before and after each clip
+    pad_lead_s: tuple[float, float] | None = None  # (min, max) seconds of quiet before each clip, if not the above
     precision: str = "float32"  # or "mixed_bfloat16"
     checkpoint_minutes: float = 5.0
     keep_checkpoints: int = 2
@@ -72,6 +73,10 @@ class TrainConfig:
     strategy: str = "default"
 
     def __post_init__(self):
+        if self.pad_lead_s is not None and (len(self.pad_lead_s) != 2 or not
+                                            0 <= self.pad_lead_s[0] <= self.pad_lead_s[1]):
+            raise ValueError(f"train.pad_lead_s must be [min, max] seconds with 0 <= min <= max, "
+                             f"got {self.pad_lead_s!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
 

@@ -87,15 +87,18 @@ def spec_augment(features, lengths, model: AcousticModel, cfg: Config):
     return tf.where(masked, model.feature_mean[None, None, :], features)
 
 
-def pad_with_silence(features, lengths, silence, max_frames: int):
-    """Move each clip [batch, time, mels] right by 0..max_frames frames and fill the frames around it (before, and
-    0..max_frames after) with `silence` [mels] plus a little noise: clips cut tight to the speech otherwise teach
-    the model that audio always starts with a word. Returns (features, lengths)."""
+def pad_with_silence(features, lengths, silence, max_frames: int, lead_min_frames: int = 0,
+                     lead_max_frames: int | None = None):
+    """Move each clip [batch, time, mels] right by lead_min_frames..lead_max_frames (default max_frames) frames
+    and fill the frames around it (before, and 0..max_frames after) with `silence` [mels] plus a little noise:
+    clips cut tight to the speech otherwise teach the model that audio always starts with a word.
+    Returns (features, lengths)."""
+    lead_max_frames = max_frames if lead_max_frames is None else lead_max_frames
     batch, frames = tf.shape(features)[0], tf.shape(features)[1]
-    lead = tf.random.uniform([batch], 0, max_frames + 1, tf.int32)
+    lead = tf.random.uniform([batch], lead_min_frames, lead_max_frames + 1, tf.int32)
     trail = tf.random.uniform([batch], 0, max_frames + 1, tf.int32)
     new_lengths = lengths + lead + trail
-    t = tf.range(frames + 2 * max_frames)[None, :]
+    t = tf.range(frames + lead_max_frames + max_frames)[None, :]
     source = t - lead[:, None]
     inside = (source >= 0) & (source < lengths[:, None])
     moved = tf.gather(features, tf.clip_by_value(source, 0, frames - 1), batch_dims=1)
@@ -115,10 +118,12 @@ def ctc_loss(model: AcousticModel, features, feature_lengths, labels, label_leng
 
 def augment(model: AcousticModel, features, feature_lengths, cfg: Config):
     """Training-time changes of a batch: quiet frames around each clip, SpecAugment. Returns (features, lengths)."""
-    pad_frames = int(round(cfg.train.pad_silence_max_s * 1000 / cfg.features.hop_ms))
-    if pad_frames > 0:  # quiet: 1.5 standard deviations below the mean of each mel band
+    frames = lambda s: int(round(s * 1000 / cfg.features.hop_ms))  # noqa: E731
+    pad_frames, (lead_min, lead_max) = frames(cfg.train.pad_silence_max_s), map(frames, cfg.train.pad_lead_s or (0, 0))
+    if pad_frames > 0 or lead_max > 0:  # quiet: 1.5 standard deviations below the mean of each mel band
         silence = model.feature_mean - QUIET_STD * model.feature_std
-        features, feature_lengths = pad_with_silence(features, feature_lengths, silence, pad_frames)
+        features, feature_lengths = pad_with_silence(features, feature_lengths, silence, pad_frames, lead_min,
+                                                     lead_max if cfg.train.pad_lead_s else None)
     if cfg.train.spec_augment:
         features = spec_augment(features, feature_lengths, model, cfg)
     return features, feature_lengths

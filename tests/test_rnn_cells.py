@@ -90,7 +90,8 @@ def test_gradient_norms_are_measured_at_init_and_after_training(quick, run):
 
 
 def test_clipping_changes_the_updates_and_not_the_first_gradient(quick):
-    runs = {p.stem: [json.loads(line) for line in p.read_text().splitlines()] for p in (quick / "clipping").glob("*.jsonl")}
+    runs = {p.stem: [json.loads(line) for line in p.read_text().splitlines()]
+            for p in (quick / "clipping").glob("*.jsonl")}
     clipped, unclipped = runs["rnn-adam0.05-clip5"], runs["rnn-adam0.05-clip0"]
     assert set(runs) == {"rnn-adam0.05-clip5", "rnn-adam0.05-clip0"}  # --quick runs the first pair only
     assert all(len(r) == 3 and all(s["finite"] and s["grad_norm"] > 0 for s in r) for r in runs.values())
