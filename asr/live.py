@@ -71,8 +71,8 @@ class Printer:
         for event in events:
             if self.fmt == "jsonl":
                 self.out.write(json.dumps(event.to_dict()) + "\n")
-            elif event.type == "final":
-                self.out.write((CLEAR_LINE if self.partial_shown else "") + event.text + "\n")
+            elif event.type == "final":  # an empty final (nothing recognised) only clears the partial
+                self.out.write((CLEAR_LINE if self.partial_shown else "") + (event.text + "\n" if event.text else ""))
                 self.partial_shown = False
             elif self.live:
                 width = shutil.get_terminal_size().columns - 1  # a wrapped line could not be cleared

@@ -30,6 +30,7 @@ from asr.text import Vocabulary
 
 
 QUIET_STD = 1.5  # silence padding sits this many standard deviations below each mel band's mean
+QUIET_NOISE_STD = 0.3  # with noise of this many standard deviations
 
 
 @dataclass
@@ -88,11 +89,11 @@ def spec_augment(features, lengths, model: AcousticModel, cfg: Config):
 
 
 def pad_with_silence(features, lengths, silence, max_frames: int, lead_min_frames: int = 0,
-                     lead_max_frames: int | None = None):
+                     lead_max_frames: int | None = None, noise_std=0.5):
     """Move each clip [batch, time, mels] right by lead_min_frames..lead_max_frames (default max_frames) frames
-    and fill the frames around it (before, and 0..max_frames after) with `silence` [mels] plus a little noise:
-    clips cut tight to the speech otherwise teach the model that audio always starts with a word.
-    Returns (features, lengths)."""
+    and fill the frames around it (before, and 0..max_frames after) with `silence` [mels] plus a little noise
+    (`noise_std`: a number, or [mels]): clips cut tight to the speech otherwise teach the model that audio
+    always starts with a word. Returns (features, lengths)."""
     lead_max_frames = max_frames if lead_max_frames is None else lead_max_frames
     batch, frames = tf.shape(features)[0], tf.shape(features)[1]
     lead = tf.random.uniform([batch], lead_min_frames, lead_max_frames + 1, tf.int32)
@@ -102,7 +103,7 @@ def pad_with_silence(features, lengths, silence, max_frames: int, lead_min_frame
     source = t - lead[:, None]
     inside = (source >= 0) & (source < lengths[:, None])
     moved = tf.gather(features, tf.clip_by_value(source, 0, frames - 1), batch_dims=1)
-    quiet = silence[None, None, :] + tf.random.normal(tf.shape(moved), stddev=0.5)
+    quiet = silence[None, None, :] + tf.random.normal(tf.shape(moved)) * noise_std
     out = tf.where(inside[:, :, None], moved, quiet)
     return out * tf.sequence_mask(new_lengths, tf.shape(out)[1], out.dtype)[:, :, None], new_lengths
 
@@ -122,8 +123,11 @@ def augment(model: AcousticModel, features, feature_lengths, cfg: Config):
     pad_frames, (lead_min, lead_max) = frames(cfg.train.pad_silence_max_s), map(frames, cfg.train.pad_lead_s or (0, 0))
     if pad_frames > 0 or lead_max > 0:  # quiet: 1.5 standard deviations below the mean of each mel band
         silence = model.feature_mean - QUIET_STD * model.feature_std
+        # the noise in units of each band's spread: a band with (almost) no spread (above 4 kHz in 8 kHz audio)
+        # must not get noise hundreds of standard deviations wide once normalised
         features, feature_lengths = pad_with_silence(features, feature_lengths, silence, pad_frames, lead_min,
-                                                     lead_max if cfg.train.pad_lead_s else None)
+                                                     lead_max if cfg.train.pad_lead_s else None,
+                                                     noise_std=QUIET_NOISE_STD * model.feature_std)
     if cfg.train.spec_augment:
         features = spec_augment(features, feature_lengths, model, cfg)
     return features, feature_lengths
@@ -185,43 +189,45 @@ def make_distributed_train_step(model: AcousticModel, optimizer, cfg: Config, st
 _EVAL_STEPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
-def _eval_step(model: AcousticModel, num_mels: int, trailing_frames: int = 0):
-    """ctc_loss(training=False) compiled once per model (eager validation was about 10x slower), on clips
-    followed by `trailing_frames` quiet frames (see trailing_quiet)."""
+def _eval_step(model: AcousticModel, num_mels: int, quiet_frames: tuple[int, int] = (0, 0)):
+    """ctc_loss(training=False) compiled once per model (eager validation was about 10x slower), on clips with
+    `quiet_frames` (before, after) quiet frames around them (see with_quiet_frames)."""
     steps = _EVAL_STEPS.setdefault(model, {})
-    if trailing_frames not in steps:
+    if quiet_frames not in steps:
         signature = [tf.TensorSpec([None, None, num_mels], tf.float32), tf.TensorSpec([None], tf.int32),
                      tf.TensorSpec([None, None], tf.int32), tf.TensorSpec([None], tf.int32)]
 
         def step(features, lengths, labels, label_lengths):
-            if trailing_frames:
-                features, lengths = trailing_quiet(model, features, lengths, trailing_frames)
+            if any(quiet_frames):
+                features, lengths = with_quiet_frames(model, features, lengths, *quiet_frames)
             return ctc_loss(model, features, lengths, labels, label_lengths, training=False)
-        steps[trailing_frames] = tf.function(step, input_signature=signature, jit_compile=False)
-    return steps[trailing_frames]
+        steps[quiet_frames] = tf.function(step, input_signature=signature, jit_compile=False)
+    return steps[quiet_frames]
 
 
-def trailing_quiet(model: AcousticModel, features, lengths, frames: int):
-    """Each clip followed by `frames` quiet frames (as pad_with_silence makes them, without the noise): when
-    training pads clips with silence, validation does too, since a unidirectional model can only emit a word
-    once it has heard it, and clips cut tight to the speech leave it no frame to do so."""
+def with_quiet_frames(model: AcousticModel, features, lengths, before: int, after: int):
+    """Each clip with `before` and `after` quiet frames around it (as pad_with_silence makes them, without the
+    noise): when training pads clips with silence, validation does too (the least lead, the most trail), since a
+    unidirectional model can only emit a word once it has heard it, and clips cut tight to the speech leave it
+    no frame to do so."""
     quiet = model.feature_mean - QUIET_STD * model.feature_std
-    t = tf.tile(tf.range(tf.shape(features)[1] + frames)[None, :], [tf.shape(features)[0], 1])
-    inside = t < lengths[:, None]
-    moved = tf.gather(features, tf.clip_by_value(t, 0, tf.shape(features)[1] - 1), batch_dims=1)
+    t = tf.tile(tf.range(tf.shape(features)[1] + before + after)[None, :], [tf.shape(features)[0], 1])
+    source = t - before
+    inside = (source >= 0) & (source < lengths[:, None])
+    moved = tf.gather(features, tf.clip_by_value(source, 0, tf.shape(features)[1] - 1), batch_dims=1)
     out = tf.where(inside[:, :, None], moved, quiet[None, None, :])
-    new_lengths = lengths + frames
+    new_lengths = lengths + before + after
     return out * tf.sequence_mask(new_lengths, tf.shape(out)[1], out.dtype)[:, :, None], new_lengths
 
 
 def greedy_texts(model: AcousticModel, split: Split, vocab: Vocabulary, indices, batch_frames: int,
-                 trailing_frames: int = 0):
-    """Greedy transcripts (in `indices` order) and the mean CTC loss over those clips (each followed by
-    `trailing_frames` quiet frames)."""
+                 quiet_frames: tuple[int, int] = (0, 0)):
+    """Greedy transcripts (in `indices` order) and the mean CTC loss over those clips (each with `quiet_frames`
+    quiet frames before and after it)."""
     indices = np.asarray(indices)
     batches = [indices[b] for b in make_batches(split.features.lengths[indices], batch_frames, 64, seed=0)]
     texts, losses = {}, []
-    step = _eval_step(model, split.features.frames.shape[-1], trailing_frames)
+    step = _eval_step(model, split.features.frames.shape[-1], quiet_frames)
     for batch_indices, batch in zip(batches, batch_dataset(split.features, split.labels, batches)):
         loss, logits, out_lengths = step(*batch)
         losses.append(loss.numpy())
@@ -235,8 +241,9 @@ def validate(model, split: Split, vocab: Vocabulary, cfg: Config) -> dict:
     n = len(split.features) if cfg.train.validate_utterances <= 0 else min(cfg.train.validate_utterances,
                                                                              len(split.features))
     indices = np.arange(n)
-    trailing = int(round(cfg.train.pad_silence_max_s * 1000 / cfg.features.hop_ms))
-    hyps, loss = greedy_texts(model, split, vocab, indices, cfg.train.batch_frames, trailing)
+    frames = lambda s: int(round(s * 1000 / cfg.features.hop_ms))  # noqa: E731
+    quiet = (frames(cfg.train.pad_lead_s[0]) if cfg.train.pad_lead_s else 0, frames(cfg.train.pad_silence_max_s))
+    hyps, loss = greedy_texts(model, split, vocab, indices, cfg.train.batch_frames, quiet)
     scores = metrics.score([split.features.texts[i] for i in indices], hyps)
     return {"valid_loss": loss, "valid_wer": scores.wer, "valid_cer": scores.cer, "valid_utterances": n}
 

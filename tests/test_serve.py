@@ -101,7 +101,7 @@ def server(model):
 # -- audio ---------------------------------------------------------------------------------------------
 
 def load_clip(path, rate_hz: int = 8000, pad_s: float = PAD_S) -> np.ndarray:
-    """An FSDD clip as int16 at `rate_hz`, with `pad_s` of silence on both sides."""
+    """An FSDD clip as int16 at `rate_hz`, with `pad_s` of faint noise (a quiet room) on both sides."""
     import soundfile as sf
     import soxr
     samples, rate = sf.read(str(path), dtype="float32")
@@ -109,8 +109,8 @@ def load_clip(path, rate_hz: int = 8000, pad_s: float = PAD_S) -> np.ndarray:
         samples = samples.mean(axis=1)
     if rate != rate_hz:
         samples = soxr.resample(samples, rate, rate_hz)
-    pad = np.zeros(round(pad_s * rate_hz), np.float32)
-    samples = np.concatenate([pad, samples, pad])
+    from asr.evaluate import with_quiet
+    samples = with_quiet(samples, pad_s, rate_hz)
     return np.round(np.clip(samples, -1, 1) * 32767).astype(np.int16)
 
 

@@ -105,12 +105,17 @@ def assert_clean_stderr(stderr: str, errors: int = 0) -> re.Match | None:
     return next((m for m in map(CLOSING.fullmatch, lines) if m), None)
 
 
-def padded(path: Path, out: Path, before_s=0.0, after_s=PAD_S) -> Path:
-    """`path` with silence before and after (FSDD clips end with the word). No silence before by default: the
-    model emits a word's first letters at the very start of a stream, before it hears them (see the report)."""
+def quiet(seconds: float, rate: int, seed: int = 0) -> np.ndarray:
+    """Faint noise, as a microphone in a quiet room gives (digital zeros are not what live audio sounds like)."""
+    from asr.evaluate import QUIET_RMS
+    return (np.random.default_rng(seed).standard_normal(round(seconds * rate)) * QUIET_RMS).astype(np.float32)
+
+
+def padded(path: Path, out: Path, before_s=PAD_S, after_s=PAD_S) -> Path:
+    """`path` with faint noise before and after (FSDD clips are cut tight to the word)."""
     samples, rate = soundfile.read(path, dtype="float32")
-    silence = np.zeros(round(before_s * rate), np.float32), np.zeros(round(after_s * rate), np.float32)
-    soundfile.write(out, np.concatenate([silence[0], samples, silence[1]]), rate, subtype="PCM_16")
+    audio = np.concatenate([quiet(before_s, rate, 1), samples, quiet(after_s, rate, 2)])
+    soundfile.write(out, audio, rate, subtype="PCM_16")
     return out
 
 
@@ -294,7 +299,7 @@ class Microphone:
         return len(pcm) / MIC_RATE_HZ
 
     def _write(self):
-        silence = np.zeros(round(self.BLOCK_S * MIC_RATE_HZ), "<i2")
+        silence = np.round(quiet(self.BLOCK_S, MIC_RATE_HZ, 3) * 32767).astype("<i2")
         started, written = time.monotonic(), 0
         while self.running:
             try:
@@ -336,7 +341,7 @@ def test_microphone_through_pulseaudio(pulse, stream_model):
         err.wait_for(lambda line: line.startswith(LISTENING) or "error" in line, timeout_s=180)
         assert err.seen[-1].startswith(LISTENING), err.seen
         time.sleep(0.5)  # the stream is open: from here on the microphone is heard
-        silence = np.zeros(round(PAD_S * MIC_RATE_HZ), np.float32)
+        silence = quiet(PAD_S, MIC_RATE_HZ, 4)
         said = np.concatenate([silence, clip, silence, silence])
         spoken_s = mic.say(said)
         time.sleep(spoken_s + 1.0)

@@ -188,3 +188,23 @@ def test_streaming_matches_offline_on_fsdd_test_takes(digits_stream):
         if online != offline:
             mismatches.append((path.name, offline, online))
     assert len(mismatches) <= len(files) // 25, mismatches
+
+
+@needs_digits_stream
+def test_evaluate_by_streaming_scores_the_finals(tmp_path, digits_stream):
+    """`asr evaluate --streaming --pad-s`: each clip streamed with quiet around it; the summary says so and the
+    recognised text is the streamed finals."""
+    import json
+
+    from asr.evaluate import evaluate
+    manifest = tmp_path / "digits.jsonl"
+    manifest.write_text("".join(json.dumps({"id": n, "audio": str(SAMPLES / n), "text": t}) + "\n"
+                                for n, t in sorted(CLIPS.items())))
+    summary = evaluate(digits_stream, manifest, tmp_path / "out", pad_s=0.5, streaming=True, log=lambda _: None)
+    assert summary["streaming"] is True and summary["pad_s"] == 0.5 and summary["utterances"] == 3
+    hyps = [line.split("\thyp=")[1] for line in (tmp_path / "out" / "recogs.txt").read_text().splitlines()]
+    for i, name in enumerate(sorted(CLIPS)):  # the text a StreamingTranscriber gives for that padded clip
+        padded = with_quiet(load_audio(SAMPLES / name, 16000), 0.5, 16000, seed=i)
+        expected = " ".join(e.text for e in _run(StreamingTranscriber(digits_stream), padded, 640)
+                            if e.type == "final" and e.text)
+        assert hyps[i] == expected

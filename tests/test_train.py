@@ -26,3 +26,38 @@ def test_pad_with_silence_keeps_each_clip_whole_and_surrounds_it_with_quiet_fram
             assert np.all(np.abs(out[b, quiet] - silence.numpy()) < 4)  # silence plus noise of stddev 0.5
             assert np.all(out[b, new_lengths[b]:] == 0)  # beyond the new length: padding
     assert seen_leads == {0, 1, 2}
+
+
+def test_pad_with_silence_lead_range_and_noise_scale():
+    tf.random.set_seed(4)
+    features = tf.constant(np.full((3, 4, 2), 100.0, np.float32))
+    lengths = tf.constant([4, 3, 1])
+    silence = tf.constant([-20.0, 5.0])
+    noise_std = tf.constant([1e-3, 1.0])  # a band with almost no spread gets almost no noise
+    for _ in range(10):
+        out, new_lengths = pad_with_silence(features, lengths, silence, 1, lead_min_frames=2, lead_max_frames=3,
+                                            noise_std=noise_std)
+        out = out.numpy()
+        for b, n in enumerate([4, 3, 1]):
+            lead = int(np.flatnonzero(out[b, :, 0] > 50)[0])
+            assert 2 <= lead <= 3 and n + lead <= new_lengths[b] <= n + lead + 1
+            assert np.all(np.abs(out[b, :lead, 0] + 20) < 0.01)
+        assert np.std(out[:, :2, 1]) > 0.3
+
+
+def test_validation_frames_put_quiet_before_and_after_each_clip():
+    from asr.config import ModelConfig
+    from asr.model import build_model
+    from asr.train import QUIET_STD, with_quiet_frames
+    model = build_model(ModelConfig(), 2)
+    model.set_normalization(np.array([1.0, 2.0]), np.array([2.0, 4.0]))
+    features = tf.constant(np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2) + 100)
+    out, new_lengths = with_quiet_frames(model, features, tf.constant([3, 1]), 2, 1)
+    out = out.numpy()
+    quiet = np.array([1.0, 2.0]) - QUIET_STD * np.array([2.0, 4.0])
+    assert new_lengths.numpy().tolist() == [6, 4]
+    np.testing.assert_allclose(out[0, 2:5], features.numpy()[0])
+    np.testing.assert_allclose(out[1, 2], features.numpy()[1, 0])
+    for b, n in ((0, 3), (1, 1)):
+        np.testing.assert_allclose(out[b, [0, 1, 2 + n]], np.tile(quiet, (3, 1)))
+    assert np.all(out[1, 4:] == 0)

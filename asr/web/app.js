@@ -53,7 +53,7 @@ function onServerMessage(s, event) {
     $("partial").textContent = msg.text;
   } else if (msg.type === "final") {
     $("partial").textContent = "";
-    addFinal(msg.text);
+    if (msg.text) addFinal(msg.text);
   } else if (msg.type === "error") {
     setError(`Server: ${msg.message}`);
   } else if (msg.type === "done") {

@@ -50,10 +50,9 @@ def main(argv=None) -> int:
     rows = []
     for weight in args.weights:
         for bonus in args.bonuses:
-            scorer = LanguageModelScore(lm, model.vocab, weight, bonus)
             started, hyps = time.perf_counter(), []
             for log_probs in posteriors:
-                scorer.reset()
+                scorer = LanguageModelScore(lm, model.vocab, weight, bonus)  # fresh caches per utterance
                 hyps.append(beam_search(log_probs, model.vocab, model.frame_s, args.beam, lexicon=lexicon,
                                         word_score=scorer.word_score, nbest=1)[0].text)
             scores = metrics.score(refs, hyps)
