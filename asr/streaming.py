@@ -138,7 +138,7 @@ class StreamingTranscriber:
             self._silence_s = 0.0
             if self._start_s is None and self._speech_s >= cfg.min_speech_s:
                 self._start_s = self._candidate_start_s
-                self._last_partial_s = now
+                self._last_partial_s = self._start_s  # the first partial partial_interval_s after speech began
                 self._drop_until(self._frame_at(self._start_s - cfg.lead_s))
                 self._decoder = UtteranceDecoder(self.recognizer)
                 self._decoder_first_frame = self._first_frame

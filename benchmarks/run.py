@@ -24,7 +24,7 @@ SAMPLES_DIR = ROOT / "samples"
 RECIPES_DIR = ROOT / "recipes"
 ENGLISH_SAMPLES = sorted(SAMPLES_DIR.glob("librispeech-*.opus"))
 DIGIT_SAMPLES = sorted(SAMPLES_DIR.glob("fsdd-*.wav"))
-DIGIT_MODELS = {"digits"}  # shipped models timed on the FSDD clips; every other model on the LibriSpeech clips
+DIGIT_MODELS = {"digits", "digits-stream"}  # shipped models timed on the FSDD clips; the others on LibriSpeech
 CHARS_PER_S = 15  # synthetic training labels: about the speaking rate of LibriSpeech, in characters
 BEAM_WIDTH = 8
 

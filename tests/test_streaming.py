@@ -198,8 +198,8 @@ def test_evaluate_by_streaming_scores_the_finals(tmp_path, digits_stream):
 
     from asr.evaluate import evaluate
     manifest = tmp_path / "digits.jsonl"
-    manifest.write_text("".join(json.dumps({"id": n, "audio": str(SAMPLES / n), "text": t}) + "\n"
-                                for n, t in sorted(CLIPS.items())))
+    manifest.write_text("".join(json.dumps({"id": n, "audio": str(SAMPLES / n), "text": t, "duration_s": 0.5})
+                                + "\n" for n, t in sorted(CLIPS.items())))
     summary = evaluate(digits_stream, manifest, tmp_path / "out", pad_s=0.5, streaming=True, log=lambda _: None)
     assert summary["streaming"] is True and summary["pad_s"] == 0.5 and summary["utterances"] == 3
     hyps = [line.split("\thyp=")[1] for line in (tmp_path / "out" / "recogs.txt").read_text().splitlines()]

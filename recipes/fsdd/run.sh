@@ -33,8 +33,10 @@ fi
 
 if stage stream; then
   # the streaming model (unidirectional LSTMs, asr/streaming.py); not in the default stages
-  asr train --config recipes/fsdd/streaming.toml --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
-    --out "$EXP/stream" --cache-dir "$EXP/features" --max-minutes 20
+  # fine-tuned from the English streaming model (recipes/mini_librispeech/run.sh stage stream)
+  INIT=${INIT:-exp/mini_librispeech/char_lstm_stream/best}
+  asr train --config recipes/fsdd/streaming.toml --set "train.init_from=$INIT" --train "$EXP/data/train.jsonl" \
+    --valid "$EXP/data/valid.jsonl" --out "$EXP/stream" --cache-dir "$EXP/features" --max-minutes 20
   cp recipes/fsdd/lexicon.txt "$EXP/stream/best/"
   asr evaluate "$EXP/data/test.jsonl" --model "$EXP/stream/best" --out "$EXP/stream/eval-test"
 fi
