@@ -19,12 +19,13 @@ QUIET_RMS = 3e-4  # the level of the quiet put around clips by pad_s (about -70 
 STREAM_CHUNK_S = 0.04  # chunk size when evaluating by streaming
 
 
-def with_quiet(samples: np.ndarray, pad_s: float, rate: int, seed: int = 0) -> np.ndarray:
-    """`samples` with `pad_s` seconds of faint noise before and after (as a live recording has around speech)."""
+def with_quiet(samples: np.ndarray, pad_s: float, rate: int, seed: int = 0, rms: float = QUIET_RMS) -> np.ndarray:
+    """`samples` with `pad_s` seconds of faint noise (of level `rms`) before and after, as a live recording has
+    around speech."""
     if pad_s <= 0:
         return samples
     rng = np.random.default_rng(seed)
-    pad = lambda: (rng.standard_normal(int(pad_s * rate)) * QUIET_RMS).astype(np.float32)  # noqa: E731
+    pad = lambda: (rng.standard_normal(int(pad_s * rate)) * rms).astype(np.float32)  # noqa: E731
     return np.concatenate([pad(), samples, pad()])
 
 

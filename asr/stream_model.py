@@ -12,13 +12,13 @@ a stream returns the same log posteriors as the whole-clip model (tests/test_str
 """
 from __future__ import annotations
 
-import keras
 import numpy as np
 import tensorflow as tf
+from threadpoolctl import threadpool_limits
 
 from asr.config import Config
 from asr.features import hop_samples, log_mel, num_frames, window_samples
-from asr.model import CELLS, AcousticModel
+from asr.model import AcousticModel
 
 
 class NotStreamable(ValueError):
@@ -39,31 +39,36 @@ class StreamingAcoustics:
             raise NotStreamable(f"{name}: a convolution front end is not supported for streaming")
         self.hop, self.window = hop_samples(self.features), window_samples(self.features)
         self.num_tokens = cfg.num_tokens
-        # the trained layers, rebuilt to return their final state (same weights, float32)
-        self.rnns, self.state_sizes = [], []
-        for i, trained in enumerate(model.rnns):
-            layer = CELLS[cfg.cell](cfg.units, return_sequences=True, return_state=True, name=f"stream_{i}")
-            layer.build((1, None, cfg.units if i else model.num_features * cfg.stack_frames))
-            layer.set_weights(trained.get_weights())
-            self.rnns.append(layer)
-            self.state_sizes += [cfg.units] * (2 if cfg.cell == "lstm" else 1)
-        self.model = model
-        states = tuple(tf.TensorSpec([1, n], tf.float32) for n in self.state_sizes)
-        self._step = tf.function(self._run, input_signature=[tf.TensorSpec([None], tf.float32), states])
+        self.cell = cfg.cell
+        # the trained weights as float32 numpy arrays: a stream runs one or a few frames at a time, where a
+        # TensorFlow call costs milliseconds of overhead and numpy's matrix products tens of microseconds
+        self.mean, self.std = model.feature_mean.numpy(), model.feature_std.numpy()
+        self.layers = [[np.asarray(w, np.float32) for w in layer.get_weights()] for layer in model.rnns]
+        self.dense = [np.asarray(w, np.float32) for w in model.output_layer.get_weights()]
+        self.state_sizes = [cfg.units] * (2 if cfg.cell == "lstm" else 1) * len(self.layers)
+        # a stream's matrix products are tiny: more BLAS threads only spin between them (measured: a whole core
+        # per process, and eight streams in one process slowed tenfold), so one BLAS thread for this process
+        threadpool_limits(1, user_api="blas")
+        # the front end stays asr.features.log_mel (one feature function everywhere), compiled once
+        self._log_mel = tf.function(lambda samples: log_mel(samples, self.features),
+                                    input_signature=[tf.TensorSpec([None], tf.float32)]).get_concrete_function()
 
-    def _run(self, samples, states):
-        m = self.model
-        feats = log_mel(samples, self.features)
-        x = (feats - m.feature_mean) / m.feature_std
-        x = tf.pad(x, [[0, (-tf.shape(x)[0]) % self.stack], [0, 0]])  # only the stream's last group is short
-        x = tf.reshape(x, [1, -1, m.num_features * self.stack])
+    def _step(self, samples: np.ndarray, states: tuple) -> tuple[np.ndarray, tuple]:
+        """(samples that complete whole groups of frames, states) -> (log posteriors [frames, tokens], states)."""
+        feats = self._log_mel(tf.constant(samples)).numpy()
+        x = (feats - self.mean) / self.std
+        x = np.pad(x, [[0, (-len(x)) % self.stack], [0, 0]])  # only the stream's last group is short
+        x = x.reshape(-1, x.shape[1] * self.stack)
         new_states, i = [], 0
-        for layer in self.rnns:
-            n = 2 if isinstance(layer, keras.layers.LSTM) else 1
-            x, *state = layer(x, initial_state=list(states[i:i + n]))
-            new_states += state
+        n = 2 if self.cell == "lstm" else 1
+        for weights in self.layers:
+            x, state = RECURRENCES[self.cell](x, [s[0] for s in states[i:i + n]], *weights)
+            new_states += [s[None] for s in state]
             i += n
-        return tf.nn.log_softmax(m.output_layer(x)[0]), tuple(new_states)
+        kernel, bias = self.dense
+        logits = x @ kernel + bias
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), tuple(new_states)
 
     def initial_states(self) -> tuple[np.ndarray, ...]:
         return tuple(np.zeros([1, n], np.float32) for n in self.state_sizes)
@@ -110,8 +115,52 @@ class AcousticStream:
         self.states = self.acoustics.initial_states()
 
     def _step(self, samples: np.ndarray) -> np.ndarray:
-        log_probs, states = self.acoustics._step(tf.constant(samples), self.states)
-        self.states = tuple(s.numpy() for s in states)
+        log_probs, self.states = self.acoustics._step(samples, self.states)
         self.frames_out += len(log_probs)
-        return log_probs.numpy()
+        return log_probs.astype(np.float32)
 
+
+
+# Keras's recurrent cells, one frame at a time, on the weights of its layers (tests/test_streaming.py checks
+# them against Keras): x [frames, inputs], state [units] arrays -> (outputs [frames, units], new state).
+
+def _sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # = 1 / (1 + exp(-x)), without overflow
+
+
+def _lstm(x, state, kernel, recurrent, bias):
+    h, c = state
+    inputs = x @ kernel + bias  # gates i, f, c, o
+    out = np.empty((len(x), len(h)), np.float32)
+    for t in range(len(x)):
+        i, f, g, o = np.split(inputs[t] + h @ recurrent, 4)
+        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
+        h = _sigmoid(o) * np.tanh(c)
+        out[t] = h
+    return out, (h, c)
+
+
+def _gru(x, state, kernel, recurrent, bias):
+    (h,) = state
+    inputs = x @ kernel + bias[0]  # gates z, r, candidate; Keras's reset_after form (the default)
+    out = np.empty((len(x), len(h)), np.float32)
+    for t in range(len(x)):
+        x_z, x_r, x_h = np.split(inputs[t], 3)
+        h_z, h_r, h_h = np.split(h @ recurrent + bias[1], 3)
+        z, r = _sigmoid(x_z + h_z), _sigmoid(x_r + h_r)
+        h = z * h + (1 - z) * np.tanh(x_h + r * h_h)
+        out[t] = h
+    return out, (h,)
+
+
+def _simple_rnn(x, state, kernel, recurrent, bias):
+    (h,) = state
+    inputs = x @ kernel + bias
+    out = np.empty((len(x), len(h)), np.float32)
+    for t in range(len(x)):
+        h = np.tanh(inputs[t] + h @ recurrent)
+        out[t] = h
+    return out, (h,)
+
+
+RECURRENCES = {"lstm": _lstm, "gru": _gru, "rnn": _simple_rnn}

@@ -3,7 +3,8 @@
     python benchmarks/streaming.py [--model english-stream] [--streams 1 8] [--chunk-ms 20 40] [--clips 8]
                                    [--out benchmarks/streaming.json]
 
-Each stream is a thread that plays its clips one after another, each with 1 s of faint noise before and after, in
+Each stream is a thread that plays its clips one after another, each with 1 s of noise at the clip's own background
+level before and after, in
 chunks of --chunk-ms, sleeping so that chunk k is fed when its audio would have been spoken (a microphone's
 pace). Measured per clip, on the wall clock:
 - final latency: from the moment the clip's speech ended (its last 10 ms frame within 35 dB of the clip's peak,
@@ -53,6 +54,15 @@ def speech_end_s(samples: np.ndarray, rate: int) -> float:
     return float((np.flatnonzero(energy > energy.max() - 35)[-1] + 1) * frame / rate)
 
 
+def background_rms(samples: np.ndarray, rate: int) -> float:
+    """The clip's own background level (its quietest 10 ms frames), so that the padding joins it seamlessly: a
+    pad quieter than the recording's own noise would make that noise look like speech to the endpointer."""
+    frame = rate // 100
+    n = len(samples) // frame
+    power = np.square(samples[:n * frame].reshape(n, frame)).mean(1)
+    return float(max(np.sqrt(np.percentile(power, 5)), 1e-5))
+
+
 def play(model, clips: list[np.ndarray], rate: int, chunk_ms: float, results: list, barrier: threading.Barrier):
     from asr.evaluate import with_quiet
     from asr.streaming import StreamingTranscriber
@@ -60,7 +70,7 @@ def play(model, clips: list[np.ndarray], rate: int, chunk_ms: float, results: li
     barrier.wait()
     for samples in clips:
         stream = StreamingTranscriber(model)
-        audio = with_quiet(samples, PAD_S, rate)
+        audio = with_quiet(samples, PAD_S, rate, rms=background_rms(samples, rate))
         end_of_speech = PAD_S + speech_end_s(samples, rate)
         events, busy = [], 0.0
         t0 = time.perf_counter()

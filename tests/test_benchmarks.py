@@ -60,3 +60,20 @@ def test_long_audio_benchmark_measures_memory_and_speed(tmp_path):
     assert [round(r["audio_s"]) for r in rows] == [3, 36]  # the baseline clip, then the 0.6-minute recording
     assert all(positive(r[k]) for r in rows for k in ("peak_rss_mb", "wall_s", "rtf_including_startup", "words"))
     assert "| 0.60 min |" in done.stdout
+
+
+@pytest.mark.skipif("digits-stream" not in shipped(), reason="no shipped streaming model")
+def test_streaming_benchmark_runs_and_reports_latency(tmp_path):
+    """benchmarks/streaming.py on two real digit clips, 1 and 2 streams at real-time speed: every figure is there
+    and plausible (each final within a second of the speech end; streamed text equal to offline)."""
+    out = tmp_path / "s.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "streaming.py"), "--model", "digits-stream",
+                           "--streams", "1", "2", "--chunk-ms", "40", "--clips", "2", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    rows = json.loads(out.read_text())["results"]
+    assert [(r["streams"], r["clips"]) for r in rows] == [(1, 2), (2, 4)]
+    for r in rows:
+        assert r["missing_finals"] == 0 and 0 < r["final_latency_ms"]["max"] < 1000
+        assert 0 < r["event_interval_ms"]["median"] < 1000 and positive(r["compute_rtf_per_stream"])
+        assert r["identical_to_offline"] == r["clips"]

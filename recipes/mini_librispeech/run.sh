@@ -50,6 +50,7 @@ if stage stream_lm; then
     --out "$S/tune" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
   rm -rf "$EXP/english_stream" && cp -r "$S/best" "$EXP/english_stream"
   cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_stream/lm.arpa.gz" && cp "$S/tune/decoding.json" "$EXP/english_stream/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --out "$S/eval-dev-lm"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --pad-s 0.5 --out "$S/eval-dev-lm-padded"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --pad-s 0.5 --streaming --out "$S/eval-dev-lm-streamed"
 fi
