@@ -346,7 +346,8 @@ def _decoding_arguments(p) -> None:
                    help="beam width (1: greedy; default: the model's decoding.json with its LM, else greedy)")
     p.add_argument("--no-lexicon", action="store_true", help="ignore the model's lexicon.txt (open vocabulary)")
     lm = p.add_mutually_exclusive_group()
-    lm.add_argument("--lm", metavar="ARPA", help="word n-gram LM (ARPA, .arpa.gz) instead of the model's own")
+    lm.add_argument("--lm", metavar="ARPA|JSON", help="word n-gram LM (ARPA, .arpa.gz; or a mix of LMs described "
+                    "in a .json file, see asr/mixlm.py) instead of the model's own")
     lm.add_argument("--no-lm", action="store_true", help="do not use the model's language model")
     p.add_argument("--lm-weight", type=float, metavar="W", help="LM weight (default: the model's decoding.json)")
     p.add_argument("--word-bonus", type=float, metavar="B", help="bonus per word (default: decoding.json)")

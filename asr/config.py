@@ -67,6 +67,9 @@ class TrainConfig:
     validate_utterances: int = 400  # greedy WER each epoch on the first this many validation clips (0: all)
     seed: int = 0
     init_from: str = ""  # model directory whose weights start a new run (fine-tuning / a warm restart)
+    # speed perturbation: each epoch every training clip is played at one of these speeds, drawn at random (its
+    # features at each speed are computed once and cached); 1.0 alone turns it off
+    speeds: tuple[float, ...] = (1.0,)
     # "default" (one device), "mirrored" (this host's GPUs) or "multi_worker" (hosts in TF_CONFIG); the batch
     # budgets above stay global, split over the replicas (asr/distribute.py). How to run, not what to train: a
     # run may resume under another strategy.
@@ -77,6 +80,9 @@ class TrainConfig:
                                             0 <= self.pad_lead_s[0] <= self.pad_lead_s[1]):
             raise ValueError(f"train.pad_lead_s must be [min, max] seconds with 0 <= min <= max, "
                              f"got {self.pad_lead_s!r}")
+        object.__setattr__(self, "speeds", tuple(float(s) for s in self.speeds))  # TOML and JSON give lists
+        if not self.speeds or not all(0.5 <= s <= 2.0 for s in self.speeds):
+            raise ValueError(f"train.speeds must be one or more speeds between 0.5 and 2.0, got {self.speeds!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
 

@@ -1,7 +1,7 @@
 """Manifests (JSONL: id, audio, text, duration_s) -> cached log-mel features -> length-bucketed tf.data batches.
 
-Features are computed once per (manifest, feature config) and cached as one float16 array; every batch is padded
-to its longest clip and travels with the true feature and label lengths.
+Features are computed once per (manifest, feature config, speed) and cached as one float16 array; every batch is
+padded to its longest clip and travels with the true feature and label lengths.
 """
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
+import soxr
 import tensorflow as tf
 from tqdm import tqdm
 
@@ -56,23 +57,42 @@ class FeatureSet:
         return FeatureSet([self.ids[i] for i in keep], [self.texts[i] for i in keep], frames, offsets)
 
 
-def _cache_key(manifest: Path, cfg: FeatureConfig) -> str:
+def concatenate(sets: list[FeatureSet]) -> FeatureSet:
+    """One FeatureSet holding the utterances of `sets` one after another (ids may repeat)."""
+    frames = np.concatenate([s.frames for s in sets])
+    starts = np.cumsum([0] + [len(s.frames) for s in sets[:-1]])
+    offsets = np.concatenate([[0]] + [s.offsets[1:] + start for s, start in zip(sets, starts)]).astype(np.int64)
+    return FeatureSet([i for s in sets for i in s.ids], [t for s in sets for t in s.texts], frames, offsets)
+
+
+def change_speed(audio: np.ndarray, sample_rate: int, speed: float) -> np.ndarray:
+    """Speed perturbation (as Kaldi's `sox speed`): play the clip `speed` times as fast, pitch and tempo together,
+    by resampling it to sample_rate / speed and reading the result at sample_rate."""
+    if speed == 1.0:
+        return audio
+    return soxr.resample(audio, sample_rate, sample_rate / speed).astype(np.float32)
+
+
+def _cache_key(manifest: Path, cfg: FeatureConfig, speed: float = 1.0) -> str:
     digest = hashlib.sha1(manifest.read_bytes() + json.dumps(asdict(cfg), sort_keys=True).encode())
-    return f"{manifest.stem}-{digest.hexdigest()[:12]}.npz"
+    return f"{manifest.stem}-{digest.hexdigest()[:12]}{'' if speed == 1.0 else f'-speed{speed:g}'}.npz"
 
 
-def load_features(manifest, cfg: FeatureConfig, cache_dir=None, progress: bool = True) -> FeatureSet:
-    """Compute (or load from cache_dir) the log-mel features of every readable clip of a manifest.
+def load_features(manifest, cfg: FeatureConfig, cache_dir=None, progress: bool = True,
+                  speed: float = 1.0) -> FeatureSet:
+    """Compute (or load from cache_dir) the log-mel features of every readable clip of a manifest, each played
+    `speed` times as fast (change_speed).
 
     Unreadable clips are skipped with a warning on the progress bar, never fatal.
     """
     manifest = Path(manifest)
-    cache = Path(cache_dir) / _cache_key(manifest, cfg) if cache_dir else None
+    cache = Path(cache_dir) / _cache_key(manifest, cfg, speed) if cache_dir else None
     if cache is not None and cache.exists():
         with np.load(cache) as data:
             return FeatureSet(list(data["ids"]), list(data["texts"]), data["frames"], data["offsets"])
     ids, texts, parts = [], [], []
-    bar = tqdm(read_manifest(manifest), desc=f"features {manifest.name}", unit="clip", disable=not progress)
+    bar = tqdm(read_manifest(manifest), desc=f"features {manifest.name}" + (f" x{speed:g}" if speed != 1.0 else ""),
+               unit="clip", disable=not progress)
     for utt in bar:
         try:
             audio = load_audio(utt.audio, cfg.sample_rate_hz)
@@ -81,7 +101,7 @@ def load_features(manifest, cfg: FeatureConfig, cache_dir=None, progress: bool =
             continue
         ids.append(utt.id)
         texts.append(utt.text)
-        parts.append(log_mel(audio, cfg).numpy().astype(np.float16))
+        parts.append(log_mel(change_speed(audio, cfg.sample_rate_hz, speed), cfg).numpy().astype(np.float16))
     offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
     frames = np.concatenate(parts) if parts else np.zeros([0, cfg.num_mels], np.float16)
     result = FeatureSet(ids, texts, frames, offsets)

@@ -39,6 +39,7 @@ class Transcript:
 
 
 LM_FILE = "lm.arpa.gz"  # a model directory's own word language model, used by default when present
+LM_MIX_FILE = "lm.json"  # or a mix of models (asr/mixlm.py), which wins over LM_FILE when both are there
 DECODING_FILE = "decoding.json"  # its tuned beam width, LM weight and word bonus
 
 
@@ -69,7 +70,8 @@ class Recognizer:
 
     beam_width 1 decodes greedily, unless the model directory has a lexicon.txt (a closed vocabulary, such as
     the ten digits): then beam search (at least LEXICON_BEAM wide) keeps only words of the lexicon. With a word
-    LM (the model directory's LM_FILE, or `lm=PATH`), beam search with the weights of its DECODING_FILE.
+    LM (the model directory's LM_MIX_FILE or LM_FILE, or `lm=PATH`), beam search with the weights of its
+    DECODING_FILE.
     """
 
     LEXICON_BEAM = 8  # the narrowest beam used with a lexicon or hotwords
@@ -88,11 +90,11 @@ class Recognizer:
         self.lm_path = self._lm_path(lm)
         self.lm = None
         if self.lm_path is not None:
-            from asr.lm import NGramLM
+            from asr.mixlm import load_lm
             try:
-                ngram = NGramLM.from_arpa(self.lm_path)
+                ngram = load_lm(self.lm_path)
             except (OSError, ValueError, KeyError, IndexError, EOFError) as e:
-                raise CheckpointError(f"{self.lm_path}: not a readable ARPA language model "
+                raise CheckpointError(f"{self.lm_path}: not a usable language model "
                                       f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
             self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus)
             if self.decoding.lm_words_only and self.lexicon is None and use_lexicon:
@@ -111,10 +113,14 @@ class Recognizer:
                          "TensorFlow (the shipped 'english-stream' or 'digits-stream')")
 
     def _lm_path(self, lm) -> Path | None:
-        """lm=True: the model's own LM_FILE if it has one; False or None: no LM; a path: that ARPA file."""
+        """lm=True: the model's own LM_MIX_FILE or LM_FILE if it has one; False or None: no LM; a path: that
+        ARPA file or mix description."""
         if lm is True:
-            own = self.model_dir / LM_FILE if self.model_dir is not None else None
-            return own if own is not None and own.is_file() else None
+            for name in (LM_MIX_FILE, LM_FILE):
+                own = self.model_dir / name if self.model_dir is not None else None
+                if own is not None and own.is_file():
+                    return own
+            return None
         if not lm:
             return None
         if not Path(lm).is_file():

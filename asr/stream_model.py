@@ -120,7 +120,6 @@ class AcousticStream:
         return log_probs.astype(np.float32)
 
 
-
 # Keras's recurrent cells, one frame at a time, on the weights of its layers (tests/test_streaming.py checks
 # them against Keras): x [frames, inputs], state [units] arrays -> (outputs [frames, units], new state).
 

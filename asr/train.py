@@ -22,8 +22,8 @@ from tqdm import tqdm
 from asr import checkpoint, distribute, metrics
 from asr import config as config_lib
 from asr.config import Config
-from asr.data import FeatureSet, batch_dataset, encode_labels, feature_stats, load_features, make_batches, \
-    min_ctc_frames
+from asr.data import FeatureSet, batch_dataset, concatenate, encode_labels, feature_stats, load_features, \
+    make_batches, min_ctc_frames
 from asr.decode import collapse
 from asr.model import AcousticModel, build_model, count_parameters, load_weights, output_lengths
 from asr.text import Vocabulary
@@ -37,11 +37,23 @@ QUIET_NOISE_STD = 0.3  # with noise of this many standard deviations
 class Split:
     features: FeatureSet
     labels: list[np.ndarray]
+    source: np.ndarray | None = None  # several speeds: the clip each utterance is a version of
+
+    def epoch_indices(self, seed: int) -> np.ndarray:
+        """The utterances of one epoch: each clip once, at one of its speeds drawn at random (all, with one)."""
+        if self.source is None:
+            return np.arange(len(self.features))
+        order = np.random.default_rng(seed).permutation(len(self.source))
+        _, first = np.unique(self.source[order], return_index=True)
+        return np.sort(order[first])
 
 
-def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print) -> Split:
-    """Features and labels of a manifest, without clips too short for their label after subsampling."""
-    features = load_features(manifest, cfg.features, cache_dir)
+def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print, speeds=(1.0,)) -> Split:
+    """Features and labels of a manifest (each clip at each of `speeds`), without clips too short for their
+    label after subsampling."""
+    sets = [load_features(manifest, cfg.features, cache_dir, speed=s) for s in speeds]
+    features = concatenate(sets) if len(sets) > 1 else sets[0]
+    source = np.unique(features.ids, return_inverse=True)[1].reshape(-1) if len(sets) > 1 else None
     labels = encode_labels(features.texts, vocab)
     out_frames = output_lengths(features.lengths, cfg.model)
     fits = np.array([f >= min_ctc_frames(lab) and len(lab) > 0 for f, lab in zip(out_frames, labels)], bool)
@@ -49,7 +61,8 @@ def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print)
         log(f"{manifest}: skipped {int((~fits).sum())} clip(s) too short for their transcript or untranscribed")
         features = features.subset(fits)
         labels = [lab for lab, ok in zip(labels, fits) if ok]
-    return Split(features, labels)
+        source = source[fits] if source is not None else None
+    return Split(features, labels, source)
 
 
 def make_optimizer(cfg: Config, steps_per_epoch: int, distributed: bool = False) -> keras.optimizers.Optimizer:
@@ -266,10 +279,10 @@ class Trainer:
         cache_dir = cache_dir or self.out_dir / "features"
         with distribute.chief_first(self.strategy):  # the chief writes config and feature cache, the others read
             self.cfg = self._resolve_config(cfg)
-            self.train = prepare_data(train_manifest, self.cfg, self.vocab, cache_dir, log)
+            self.train = prepare_data(train_manifest, self.cfg, self.vocab, cache_dir, log, self.cfg.train.speeds)
             self.valid = prepare_data(valid_manifest, self.cfg, self.vocab, cache_dir, log)
         cfg = self.cfg
-        self.audio_s = self.train.features.lengths * cfg.features.hop_ms / 1000
+        self.audio_s = self.train.features.lengths * cfg.features.hop_ms / 1000  # per utterance (all speeds)
         self.steps_per_epoch = len(self._batches(0))
         with self.strategy.scope():  # model and optimizer variables: one copy per replica, kept equal
             self.model = build_model(cfg.model, cfg.features.num_mels, cfg.train.precision)
@@ -335,7 +348,9 @@ class Trainer:
 
     def _batches(self, epoch: int):
         t = self.cfg.train
-        return make_batches(self.train.features.lengths, t.batch_frames, t.max_batch_size, seed=t.seed + epoch)
+        chosen = self.train.epoch_indices(seed=t.seed + epoch)
+        return [chosen[b] for b in make_batches(self.train.features.lengths[chosen], t.batch_frames,
+                                                t.max_batch_size, seed=t.seed + epoch)]
 
     def save_checkpoint(self) -> None:
         if not self.is_chief:
@@ -390,8 +405,11 @@ class Trainer:
         return float(np.mean(losses)) if losses else float("nan"), audio_s / max(time.time() - started, 1e-9), True
 
     def run(self, max_minutes: float | None = None) -> dict:
-        self.log(f"{count_parameters(self.model):,} parameters; {len(self.train.features)} training clips "
-                 f"({self.audio_s.sum() / 3600:.2f} h), {self.steps_per_epoch} batches per epoch"
+        epoch_clips = self.train.epoch_indices(0)
+        self.log(f"{count_parameters(self.model):,} parameters; {len(epoch_clips)} training clips "
+                 f"({self.audio_s[epoch_clips].sum() / 3600:.2f} h"
+                 + (f" per epoch, each at one of the speeds {', '.join(map(str, self.cfg.train.speeds))}"
+                    if self.train.source is not None else "") + f"), {self.steps_per_epoch} batches per epoch"
                  + (f"; {self.strategy.num_replicas_in_sync} replica(s), {distribute.num_workers(self.strategy)} "
                     f"worker(s)" if self.distributed else ""))
         deadline = time.time() + max_minutes * 60 if max_minutes else None

@@ -8,7 +8,7 @@ import soundfile
 import asr.data
 from asr.audio import load_audio
 from asr.config import FeatureConfig
-from asr.data import FeatureSet, load_features, make_batches, min_ctc_frames, pad_batch
+from asr.data import FeatureSet, change_speed, concatenate, load_features, make_batches, min_ctc_frames, pad_batch
 from asr.features import log_mel, num_frames
 from asr.manifest import Utterance, read_manifest, write_manifest
 from asr.text import Vocabulary
@@ -201,3 +201,37 @@ def test_load_features_survives_a_clip_shorter_than_one_window(clips_manifest):
     write_manifest(clips_manifest, utterances)
     features = load_features(clips_manifest, CFG, progress=False)
     assert features.ids[:3] == ["a", "b", "c"]
+
+
+def test_change_speed_scales_tempo_and_pitch_together():
+    """Speed 1.1: the clip is 1.1 times shorter and a 1 kHz tone comes out at 1.1 kHz (0.9: the other way)."""
+    rate = 16000
+    tone = np.sin(2 * np.pi * 1000 * np.arange(rate) / rate).astype(np.float32)
+    assert change_speed(tone, rate, 1.0) is tone
+    for speed in (0.9, 1.1):
+        out = change_speed(tone, rate, speed)
+        assert out.dtype == np.float32 and abs(len(out) - rate / speed) <= 2
+        spectrum = np.abs(np.fft.rfft(out * np.hanning(len(out))))
+        peak_hz = np.argmax(spectrum) * rate / len(out)
+        assert abs(peak_hz - 1000 * speed) < 5, (speed, peak_hz)
+
+
+def test_load_features_at_another_speed_is_its_own_cache_entry(clips_manifest, tmp_path):
+    cache_dir = tmp_path / "cache"
+    normal = load_features(clips_manifest, CFG, cache_dir=cache_dir, progress=False)
+    slow = load_features(clips_manifest, CFG, cache_dir=cache_dir, progress=False, speed=0.9)
+    names = sorted(p.name for p in cache_dir.glob("*.npz"))
+    assert len(names) == 2 and sum(n.endswith("-speed0.9.npz") for n in names) == 1
+    assert slow.ids == normal.ids
+    ratio = slow.lengths / normal.lengths
+    assert np.all(np.abs(ratio - 1 / 0.9) < 0.05), ratio  # 0.9 times as fast: 11 % more frames
+    again = load_features(clips_manifest, CFG, cache_dir=cache_dir, progress=False, speed=0.9)
+    np.testing.assert_array_equal(again.frames, slow.frames)
+
+
+def test_concatenate_keeps_every_utterance_in_order(clips_manifest):
+    one = load_features(clips_manifest, CFG, progress=False)
+    two = concatenate([one, one.subset(np.array([2, 0]))])
+    assert two.ids == ["a", "b", "c", "c", "a"]
+    for i, j in enumerate([0, 1, 2, 2, 0]):
+        np.testing.assert_array_equal(two.features(i), one.features(j))

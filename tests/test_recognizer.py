@@ -49,7 +49,7 @@ def test_arguments_override_the_settings_and_lm_false_switches_it_off(model_with
         Transcriber(model_with_lm, lm=tmp_path / "missing.arpa")
     for name, content in [("gzip-named-arpa.arpa", other.read_bytes()), ("text.arpa", b"hello\n")]:
         (tmp_path / name).write_bytes(content)
-        with pytest.raises(CheckpointError, match=f"{name}: not a readable ARPA language model"):
+        with pytest.raises(CheckpointError, match=f"{name}: not a usable language model"):
             Transcriber(model_with_lm, lm=tmp_path / name)
 
 

@@ -114,3 +114,33 @@ def test_clips_too_short_for_their_label_are_filtered(tmp_path, sample_rows):
     assert [len(lab) for lab in split.labels] == [frames, 4]
     assert len(split.features.lengths) == 2
     assert len(log) == 1 and "skipped 4 clip(s)" in log[0]
+
+
+def test_speed_perturbation_trains_each_clip_once_per_epoch_at_a_drawn_speed(tmp_path, sample_rows):
+    """train.speeds = [0.9, 1.0, 1.1]: the split holds every clip at every speed (11 % more frames at 0.9,
+    9 % fewer at 1.1); an epoch takes each clip exactly once, the speeds vary from epoch to epoch, and training
+    runs, resumes and ends like any other."""
+    manifest = tmp_path / "digits.jsonl"
+    rows = [sample_rows[i] for i in ("0_jackson_0", "7_nicolas_1", "9_yweweler_2")]
+    manifest.write_text("".join(json.dumps({**r, "id": f"{r['id']}-{k}"}) + "\n" for r in rows for k in range(2)))
+    cfg = config.load(overrides={**CFG.to_dict(), "train": {**CFG.to_dict()["train"], "speeds": [0.9, 1.0, 1.1]}})
+    log = []
+    trainer = Trainer(cfg, manifest, manifest, tmp_path / "exp", log=log.append)
+    split = trainer.train
+    assert len(split.features) == 18 and sorted(np.bincount(split.source)) == [3] * 6
+    by_speed = split.features.lengths.reshape(3, 6)  # load order: speed 0.9, 1.0, 1.1
+    assert np.all(by_speed[0] > by_speed[1]) and np.all(by_speed[2] < by_speed[1])
+    np.testing.assert_allclose(by_speed[0] / by_speed[1], 1 / 0.9, atol=0.03)
+    epochs = [split.epoch_indices(seed) for seed in range(20)]
+    for chosen in epochs:
+        assert sorted(split.source[chosen]) == list(range(6))  # each clip once
+    assert len({tuple(c) for c in epochs}) > 1 and {int(i) // 6 for c in epochs for i in c} == {0, 1, 2}
+    batches = trainer._batches(0)
+    assert sorted(np.concatenate(batches)) == sorted(epochs[CFG.train.seed])
+    assert not trainer.valid.source  # validation: speed 1.0 only
+    result = trainer.run()
+    assert result["epoch"] == 2 and np.isfinite(result["train_loss"])
+    assert any("each at one of the speeds 0.9, 1.0, 1.1" in line for line in log)
+    saved = json.loads((tmp_path / "exp" / "config.json").read_text())
+    assert saved["train"]["speeds"] == [0.9, 1.0, 1.1]
+    assert Trainer(config.load(overrides=saved), manifest, manifest, tmp_path / "exp", log=log.append).cfg == cfg

@@ -4,11 +4,14 @@
 #   bash recipes/mini_librispeech/run.sh                  # all stages
 #   bash recipes/mini_librispeech/run.sh train            # only training (resumes)
 #   bash recipes/mini_librispeech/run.sh continue         # warm restart from char_bilstm/best (resumes)
+#   bash recipes/mini_librispeech/run.sh speed            # second warm restart, speed perturbation (resumes)
 #   bash recipes/mini_librispeech/run.sh lm tune evaluate_lm  # word 3-gram LM, tuned on valid, scored on dev
+#   bash recipes/mini_librispeech/run.sh lm mix           # that LM mixed with pocketsphinx's general English 3-gram
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
-# MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best).
+# MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best), INIT (the weights stage speed
+# starts from; default $EXP/char_bilstm_r2/best, the weights of the shipped `english` model).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/librispeech-mini}
@@ -32,6 +35,14 @@ if stage continue; then
   asr train --config recipes/mini_librispeech/continue.toml --set "train.init_from=$EXP/char_bilstm/best" \
     --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
     --out "$EXP/char_bilstm_r2" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+fi
+
+if stage speed; then
+  # a second warm restart from the first one's best weights, each clip at speed 0.9, 1.0 or 1.1 in each epoch
+  asr train --config recipes/mini_librispeech/speed.toml --set "train.init_from=${INIT:-$EXP/char_bilstm_r2/best}" \
+    --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
+    --out "$EXP/char_bilstm_sp" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm_sp/best" --out "$EXP/char_bilstm_sp/eval-dev-greedy"
 fi
 
 if stage stream; then
@@ -74,6 +85,19 @@ if stage tune; then
   # the model directory that ships: acoustic model + LM + tuned decoding.json
   rm -rf "$EXP/english_lm" && cp -r "$MODEL" "$EXP/english_lm"
   cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_lm/lm.arpa.gz" && cp "$EXP/tune/decoding.json" "$EXP/english_lm/"
+fi
+
+if stage mix; then
+  # our LM mixed with pocketsphinx's general US English 3-gram (asr/mixlm.py): the mix weight chosen by perplexity
+  # on valid, LM weight and word bonus tuned on valid; the model directory gets lm.json next to lm.arpa.gz
+  python recipes/mini_librispeech/mix_lm.py "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
+    --out "$EXP/lm/mix.json"
+  python recipes/mini_librispeech/tune_decoding.py "$MODEL" "$EXP/lm/mix.json" "$EXP/data/valid.jsonl" \
+    --out "$EXP/tune_mix" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
+  rm -rf "$EXP/english_mix" && cp -r "$MODEL" "$EXP/english_mix"
+  cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_mix/lm.arpa.gz" && cp "$EXP/tune_mix/decoding.json" "$EXP/english_mix/"
+  sed 's#"arpa": "[^"]*"#"arpa": "lm.arpa.gz"#' "$EXP/lm/mix.json" > "$EXP/english_mix/lm.json"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_mix" --out "$EXP/english_mix/eval-dev-lm"
 fi
 
 if stage evaluate_lm; then

@@ -1,6 +1,6 @@
 """Tune the LM weight and word bonus of beam search + word LM on held-back training speakers (never on dev).
 
-    python recipes/mini_librispeech/tune_decoding.py MODEL_DIR LM.arpa.gz VALID.jsonl --out DIR \
+    python recipes/mini_librispeech/tune_decoding.py MODEL_DIR LM.arpa.gz|lm.json VALID.jsonl --out DIR \
         [--beam 16] [--weights 0.3 0.5 0.8 1.2] [--bonuses 0 1 2 3]
 
 The acoustic model runs once per clip; every (weight, bonus) pair then re-decodes the cached log posteriors.
@@ -20,7 +20,7 @@ from asr import metrics
 from asr.audio import load_audio
 from asr.decode import beam_search
 from asr.fusion import LanguageModelScore, lm_lexicon
-from asr.lm import NGramLM
+from asr.mixlm import load_lm
 from asr.manifest import read_manifest
 from asr.transcribe import Transcriber
 
@@ -45,7 +45,7 @@ def main(argv=None) -> int:
     posteriors = [model.log_probs(load_audio(u.audio, model.sample_rate_hz))
                   for u in tqdm(utterances, desc="acoustic model", unit="clip")]
     refs = [u.text for u in utterances]
-    lm = NGramLM.from_arpa(args.lm)
+    lm = load_lm(args.lm)  # an ARPA file, or a mix description (asr/mixlm.py)
     lexicon = lm_lexicon(lm, model.vocab) if args.lm_words_only else None
     rows = []
     for weight in args.weights:
