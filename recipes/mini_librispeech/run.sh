@@ -5,6 +5,7 @@
 #   bash recipes/mini_librispeech/run.sh train            # only training (resumes)
 #   bash recipes/mini_librispeech/run.sh continue         # warm restart from char_bilstm/best (resumes)
 #   bash recipes/mini_librispeech/run.sh speed            # second warm restart, speed perturbation (resumes)
+#   bash recipes/mini_librispeech/run.sh speed2           # a third, from the second's best (10 epochs, peak 3e-4)
 #   bash recipes/mini_librispeech/run.sh lm tune evaluate_lm  # word 3-gram LM, tuned on valid, scored on dev
 #   bash recipes/mini_librispeech/run.sh lm mix           # that LM mixed with pocketsphinx's general English 3-gram
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
@@ -43,6 +44,15 @@ if stage speed; then
     --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
     --out "$EXP/char_bilstm_sp" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm_sp/best" --out "$EXP/char_bilstm_sp/eval-dev-greedy"
+fi
+
+if stage speed2; then
+  # a third warm restart, from the second's best weights, the same speed perturbation, 10 epochs, peak LR 3e-4
+  asr train --config recipes/mini_librispeech/speed.toml --set "train.init_from=$EXP/char_bilstm_sp/best" \
+    --set train.learning_rate=3e-4 --set train.seed=3 --set train.epochs=10 --train "$EXP/data/train.jsonl" \
+    --valid "$EXP/data/valid.jsonl" --out "$EXP/char_bilstm_sp2" --cache-dir "$EXP/features" \
+    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm_sp2/best" --out "$EXP/char_bilstm_sp2/eval-dev-greedy"
 fi
 
 if stage stream; then
