@@ -116,11 +116,8 @@ class Recognizer:
         """lm=True: the model's own LM_MIX_FILE or LM_FILE if it has one; False or None: no LM; a path: that
         ARPA file or mix description."""
         if lm is True:
-            for name in (LM_MIX_FILE, LM_FILE):
-                own = self.model_dir / name if self.model_dir is not None else None
-                if own is not None and own.is_file():
-                    return own
-            return None
+            own = [self.model_dir / name for name in (LM_MIX_FILE, LM_FILE)] if self.model_dir is not None else []
+            return next((path for path in own if path.is_file()), None)
         if not lm:
             return None
         if not Path(lm).is_file():

@@ -62,8 +62,8 @@ class StreamingAcoustics:
         new_states, i = [], 0
         n = 2 if self.cell == "lstm" else 1
         for weights in self.layers:
-            x, state = RECURRENCES[self.cell](x, [s[0] for s in states[i:i + n]], *weights)
-            new_states += [s[None] for s in state]
+            x, state = RECURRENCES[self.cell](x, states[i:i + n], *weights)
+            new_states += state
             i += n
         kernel, bias = self.dense
         logits = x @ kernel + bias
@@ -71,7 +71,7 @@ class StreamingAcoustics:
         return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), tuple(new_states)
 
     def initial_states(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.zeros([1, n], np.float32) for n in self.state_sizes)
+        return tuple(np.zeros(n, np.float32) for n in self.state_sizes)
 
     def open(self) -> "AcousticStream":
         return AcousticStream(self)

@@ -108,15 +108,23 @@ def pad_with_silence(features, lengths, silence, max_frames: int, lead_min_frame
     (`noise_std`: a number, or [mels]): clips cut tight to the speech otherwise teach the model that audio
     always starts with a word. Returns (features, lengths)."""
     lead_max_frames = max_frames if lead_max_frames is None else lead_max_frames
-    batch, frames = tf.shape(features)[0], tf.shape(features)[1]
-    lead = tf.random.uniform([batch], lead_min_frames, lead_max_frames + 1, tf.int32)
-    trail = tf.random.uniform([batch], 0, max_frames + 1, tf.int32)
+    shape = tf.shape(features)
+    lead = tf.random.uniform(shape[:1], lead_min_frames, lead_max_frames + 1, tf.int32)
+    trail = tf.random.uniform(shape[:1], 0, max_frames + 1, tf.int32)
+    extra = lead_max_frames + max_frames
+    noise = tf.random.normal([shape[0], shape[1] + extra, shape[2]]) * noise_std
+    return _surround(features, lengths, lead, trail, extra, silence[None, None, :] + noise)
+
+
+def _surround(features, lengths, lead, trail, extra: int, quiet):
+    """Each clip [batch, time, mels] moved right by `lead` [batch] frames in a batch `extra` frames longer, with
+    `quiet` (anything that broadcasts to the output) before it and for `trail` [batch] frames after it, and zeros
+    past its new length. Returns (features, lengths)."""
+    frames = tf.shape(features)[1]
     new_lengths = lengths + lead + trail
-    t = tf.range(frames + lead_max_frames + max_frames)[None, :]
-    source = t - lead[:, None]
+    source = tf.range(frames + extra)[None, :] - lead[:, None]
     inside = (source >= 0) & (source < lengths[:, None])
     moved = tf.gather(features, tf.clip_by_value(source, 0, frames - 1), batch_dims=1)
-    quiet = silence[None, None, :] + tf.random.normal(tf.shape(moved)) * noise_std
     out = tf.where(inside[:, :, None], moved, quiet)
     return out * tf.sequence_mask(new_lengths, tf.shape(out)[1], out.dtype)[:, :, None], new_lengths
 
@@ -224,13 +232,8 @@ def with_quiet_frames(model: AcousticModel, features, lengths, before: int, afte
     unidirectional model can only emit a word once it has heard it, and clips cut tight to the speech leave it
     no frame to do so."""
     quiet = model.feature_mean - QUIET_STD * model.feature_std
-    t = tf.tile(tf.range(tf.shape(features)[1] + before + after)[None, :], [tf.shape(features)[0], 1])
-    source = t - before
-    inside = (source >= 0) & (source < lengths[:, None])
-    moved = tf.gather(features, tf.clip_by_value(source, 0, tf.shape(features)[1] - 1), batch_dims=1)
-    out = tf.where(inside[:, :, None], moved, quiet[None, None, :])
-    new_lengths = lengths + before + after
-    return out * tf.sequence_mask(new_lengths, tf.shape(out)[1], out.dtype)[:, :, None], new_lengths
+    each = lambda n: tf.fill(tf.shape(lengths), n)  # noqa: E731
+    return _surround(features, lengths, each(before), each(after), before + after, quiet[None, None, :])
 
 
 def greedy_texts(model: AcousticModel, split: Split, vocab: Vocabulary, indices, batch_frames: int,

@@ -100,14 +100,13 @@ fi
 if stage mix; then
   # our LM mixed with pocketsphinx's general US English 3-gram (asr/mixlm.py): the mix weight chosen by perplexity
   # on valid, LM weight and word bonus tuned on valid; the model directory gets lm.json next to lm.arpa.gz
-  python recipes/mini_librispeech/mix_lm.py "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
-    --out "$EXP/lm/mix.json"
-  python recipes/mini_librispeech/tune_decoding.py "$MODEL" "$EXP/lm/mix.json" "$EXP/data/valid.jsonl" \
+  M=$EXP/english_mix
+  rm -rf "$M" && cp -r "$MODEL" "$M" && cp "$EXP/lm/3gram-prune001.arpa.gz" "$M/lm.arpa.gz"
+  python recipes/mini_librispeech/mix_lm.py "$M/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$M/lm.json"
+  python recipes/mini_librispeech/tune_decoding.py "$MODEL" "$M/lm.json" "$EXP/data/valid.jsonl" \
     --out "$EXP/tune_mix" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
-  rm -rf "$EXP/english_mix" && cp -r "$MODEL" "$EXP/english_mix"
-  cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_mix/lm.arpa.gz" && cp "$EXP/tune_mix/decoding.json" "$EXP/english_mix/"
-  sed 's#"arpa": "[^"]*"#"arpa": "lm.arpa.gz"#' "$EXP/lm/mix.json" > "$EXP/english_mix/lm.json"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_mix" --out "$EXP/english_mix/eval-dev-lm"
+  cp "$EXP/tune_mix/decoding.json" "$M/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$M" --out "$M/eval-dev-lm"
 fi
 
 if stage evaluate_lm; then
