@@ -90,7 +90,9 @@ def checkpoint_states(checkpoints: Path) -> dict[int, dict]:
 
 def test_a_run_killed_mid_epoch_resumes_from_its_newest_checkpoint_and_finishes(tmp_path, sample_rows):
     rows = [sample_rows[i] for i in DIGIT_IDS]
-    train = write_manifest(tmp_path / "train.jsonl", rows, {i: 60 for i in DIGIT_IDS})  # 180 clips, one a batch
+    # 600 clips, about 400 steps an epoch: long enough (seconds, even on a fast idle CPU) for several checkpoints
+    # 0.6 s apart to be seen before the kill
+    train = write_manifest(tmp_path / "train.jsonl", rows, {i: 200 for i in DIGIT_IDS})
     valid = write_manifest(tmp_path / "valid.jsonl", rows)
     exp = tmp_path / "exp"
     command = [sys.executable, "-m", "asr.cli", "train", "--train", str(train), "--valid", str(valid),
