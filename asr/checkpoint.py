@@ -2,7 +2,8 @@
 
 A model directory (what inference needs, nothing else):
     config.json   the resolved Config
-    tokens.txt    the vocabulary, blank first
+    tokens.txt    the vocabulary, blank first (characters, or phone names for a model with tokens = "phones")
+    pronunciations.txt.gz  a phone model's: word -> phones (asr/phones.py)
     model.npz     weights (float16), see model.save_weights
     metrics.json  optional: measured scores and how they were measured
     lexicon.txt   optional: the closed list of words the decoder may output (one per line)
@@ -27,6 +28,7 @@ import numpy as np
 from asr import config as config_lib
 from asr.models import CheckpointError, read_metrics  # noqa: F401  (part of this module's API)
 from asr.model import AcousticModel, build_model, load_weights, save_weights
+from asr.phones import PhoneVocabulary
 from asr.text import Vocabulary
 
 MODEL_FILES = ("config.json", "tokens.txt", "model.npz")
@@ -108,7 +110,8 @@ def load_model_dir(path) -> tuple[config_lib.Config, Vocabulary, AcousticModel]:
         cfg = config_lib.from_dict(_json_object(path / "config.json"))
         model = build_model(cfg.model, cfg.features.num_mels)
     with _reading(path / "tokens.txt", "cannot load model"):
-        vocab = Vocabulary.load(path / "tokens.txt")
+        phones = cfg.model.tokens == "phones"
+        vocab = PhoneVocabulary.load_dir(path) if phones else Vocabulary.load(path / "tokens.txt")
     with _reading(path / "model.npz", "cannot load model"):
         load_weights(model, path / "model.npz")
     return cfg, vocab, model

@@ -38,6 +38,7 @@ class ModelConfig:
     conv_stride: int = 1
     dropout: float = 0.1
     num_tokens: int = 29  # output size, blank included; set from the vocabulary
+    tokens: str = "chars"  # output units: "chars" (a-z, apostrophe, space) or "phones" (ARPAbet, asr/phones.py)
 
     @property
     def subsampling(self) -> int:

@@ -148,6 +148,9 @@ def export(name_or_dir, fmt: str, out, quantize: str = "none", calibration_files
         raise ExportError("quantization is for tflite; a SavedModel is exported in float32")
     model_dir = models.resolve(name_or_dir)
     cfg, vocab, model = checkpoint.load_model_dir(model_dir)
+    if cfg.model.tokens != "chars":
+        raise ExportError(f"{model_dir}: a {cfg.model.tokens} model; only character models export for now (an "
+                          "export would need its pronunciations too)")
     meta = metadata(str(name_or_dir or models.DEFAULT_MODEL), cfg, vocab, fmt, quantize)
     if fmt == "savedmodel":
         return export_savedmodel(model, cfg, out, meta)

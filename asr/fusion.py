@@ -6,8 +6,9 @@ Scores are natural-log bonuses added to the CTC log probability of a prefix.
 from __future__ import annotations
 
 import math
+from collections import defaultdict
 
-from asr.text import Vocabulary, normalize
+from asr.text import CHARACTERS, Vocabulary, normalize
 
 DEFAULT_HOTWORD_BOOST = 5.0
 LOG_10 = math.log(10.0)
@@ -51,24 +52,43 @@ class Hotwords:
 
 class LanguageModelScore:
     """`weight * ln P(word | previous words) + bonus` for each completed word, from an n-gram model with
-    `begin_state()` and `score(state, word) -> (log10 probability, next state)` (asr.lm.NGramLM)."""
+    `begin_state()` and `score(state, word) -> (log10 probability, next state)` (asr.lm.NGramLM).
 
-    def __init__(self, lm, vocab: Vocabulary, weight: float, word_bonus: float):
+    The search spells words in the vocabulary's units. For a phone model a spelling is a pronunciation, and
+    `homophones` (from `homophones_of`) lists the words it may be: each scores as the likeliest of them after
+    the words already chosen, and `words(spelled)` gives the words so chosen."""
+
+    def __init__(self, lm, vocab: Vocabulary, weight: float, word_bonus: float,
+                 homophones: dict[str, tuple[str, ...]] | None = None):
         self.lm, self.vocab, self.weight, self.word_bonus = lm, vocab, weight, word_bonus
+        self.homophones = homophones if homophones is not None else homophones_of(lm, vocab)
         self._states: dict[tuple[str, ...], object] = {(): lm.begin_state()}
         self._scores: dict[tuple[str, ...], float] = {}
+        self._words: dict[tuple[str, ...], tuple[str, ...]] = {(): ()}
 
     def fresh(self) -> "LanguageModelScore":
         """The same scorer with empty caches, for one search: each utterance (and each concurrent stream) gets
         its own, so caches stay small and no two threads share one."""
-        return LanguageModelScore(self.lm, self.vocab, self.weight, self.word_bonus)
+        return LanguageModelScore(self.lm, self.vocab, self.weight, self.word_bonus, self.homophones)
 
     def word_score(self, tokens: tuple[int, ...]) -> float:
-        words = tuple(self.vocab.decode(tokens).split())
-        if words not in self._scores:
-            log10_p, _ = self.lm.score(self._state(words[:-1]), words[-1])
-            self._scores[words] = self.weight * log10_p * LOG_10 + self.word_bonus
-        return self._scores[words]
+        return self._score(tuple(self.vocab.decode(tokens).split()))
+
+    def words(self, spelled: tuple[str, ...]) -> tuple[str, ...]:
+        """The words a sequence of spellings stands for (itself, for a character model)."""
+        if spelled not in self._words:
+            self._score(spelled)
+        return self._words[spelled]
+
+    def _score(self, spelled: tuple[str, ...]) -> float:
+        if spelled not in self._scores:
+            history = self.words(spelled[:-1])
+            state = self._state(history)
+            candidates = self.homophones.get(spelled[-1], (spelled[-1],)) if self.homophones else (spelled[-1],)
+            log10_p, word = max((self.lm.score(state, w)[0], w) for w in candidates)
+            self._scores[spelled] = self.weight * log10_p * LOG_10 + self.word_bonus
+            self._words[spelled] = history + (word,)
+        return self._scores[spelled]
 
     def _state(self, words: tuple[str, ...]):
         if words not in self._states:
@@ -76,11 +96,27 @@ class LanguageModelScore:
         return self._states[words]
 
 
+def _lm_words(lm, vocab: Vocabulary) -> list[str]:
+    """The words of an n-gram model's vocabulary (no <s>, </s>, <unk>) that `vocab` can spell (a phone
+    vocabulary: that are made of the letters of text)."""
+    letters = set(CHARACTERS if hasattr(vocab, "pronounce") else vocab.characters) - {" "}
+    return sorted(w for w in lm.vocab if not w.startswith("<") and set(w) <= letters)
+
+
+def homophones_of(lm, vocab: Vocabulary) -> dict[str, tuple[str, ...]] | None:
+    """For a phone vocabulary: each pronunciation of the LM's words -> those words; None for characters."""
+    if not hasattr(vocab, "pronounce"):
+        return None
+    out: dict[str, list[str]] = defaultdict(list)
+    for word in _lm_words(lm, vocab):
+        out[vocab.pronounce(word)].append(word)
+    return {spelled: tuple(words) for spelled, words in out.items()}
+
+
 def lm_lexicon(lm, vocab: Vocabulary):
-    """The words of an n-gram model's vocabulary (no <s>, </s>, <unk>) that `vocab` can spell, as a Lexicon."""
+    """The words of an n-gram model's vocabulary (no <s>, </s>, <unk>) as a Lexicon, in the vocabulary's units."""
     from asr.decode import Lexicon
-    spellable = set(vocab.characters)
-    return Lexicon(sorted(w for w in lm.vocab if not w.startswith("<") and set(w) <= spellable), vocab)
+    return Lexicon(_lm_words(lm, vocab), vocab)
 
 
 class Combined:

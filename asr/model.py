@@ -97,14 +97,17 @@ def save_weights(model: keras.Model, path, dtype=np.float16) -> None:
     np.savez_compressed(path, **arrays)
 
 
-def load_weights(model: keras.Model, path) -> None:
-    """Load weights written by save_weights into a model built from the same config."""
+def load_weights(model: keras.Model, path, skip: tuple[str, ...] = ()) -> None:
+    """Load weights written by save_weights into a model built from the same config; weights of the layers named
+    in `skip` keep their initial values."""
     with np.load(path) as data:
         names = list(data["names"])
         if len(names) != len(model.weights):
             raise ValueError(f"{path}: holds {len(names)} weights, the model has {len(model.weights)}: "
                              "the config does not match these weights")
         for i, w in enumerate(model.weights):
+            if set(w.path.split("/")) & set(skip):
+                continue
             value = data[f"w{i:03d}"]
             if tuple(value.shape) != tuple(w.shape):
                 raise ValueError(f"{path}: weight {names[i]} has shape {value.shape}, the model expects {w.shape}")

@@ -18,6 +18,7 @@ from asr.audio import downmix, duration_s, load_audio, resample, stream_audio, t
 from asr.decode import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
 from asr.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
 from asr.models import CheckpointError
+from asr.phones import PhoneVocabulary
 from asr.segment import SegmentConfig, split_array, split_at_pauses
 from asr.text import Vocabulary
 
@@ -171,11 +172,23 @@ class Recognizer:
         if self.beam_width > 1 or alternatives > 1:
             search = self.new_search(max(self.beam_width, alternatives))
             search.advance(log_probs)
-            nbest = timed_hypotheses(search.nbest()[:alternatives], log_probs, self.vocab, self.frame_s)
+            nbest = [self.in_words(h) for h in
+                     timed_hypotheses(search.nbest()[:alternatives], log_probs, self.vocab, self.frame_s)]
             best = nbest[0]
         else:
-            best, nbest = greedy_decode(log_probs, self.vocab, self.frame_s), []
+            best, nbest = self.in_words(greedy_decode(log_probs, self.vocab, self.frame_s)), []
         return Transcript(best.text, duration_s, best.words, tuple(nbest[:alternatives]) if alternatives > 1 else ())
+
+    def in_words(self, hypothesis: Hypothesis) -> Hypothesis:
+        """A phone model's hypothesis with its pronunciations turned into words: chosen by the LM among
+        homophones, else by the dictionary. A character model's, unchanged."""
+        if not isinstance(self.vocab, PhoneVocabulary) or not hypothesis.text:
+            return hypothesis
+        spelled = tuple(hypothesis.text.split())
+        words = self.lm.fresh().words(spelled) if self.lm else spelled
+        words = [w if w != s else self.vocab.word_for(s) for w, s in zip(words, spelled)]  # no word of the LM
+        return replace(hypothesis, text=" ".join(words),
+                       words=tuple(replace(w, word=x) for w, x in zip(hypothesis.words, words)))
 
     def new_search(self, beam_width: int | None = None) -> PrefixBeamSearch:
         """A prefix beam search with this recognizer's lexicon, LM and hotwords, for one utterance."""
@@ -211,16 +224,18 @@ class UtteranceDecoder:
 
     def partial(self) -> str:
         """The best text so far (its last word may be unfinished)."""
+        r = self.recognizer
         if self.search is not None:
-            return self.recognizer.vocab.decode(self.search.best_so_far()).strip()
-        return greedy_decode(self.log_probs, self.recognizer.vocab, self.recognizer.frame_s).text
+            tokens = self.search.best_so_far()
+            return r.in_words(Hypothesis(" ".join(r.vocab.decode(tokens).split()), tokens, 0.0, ())).text
+        return r.in_words(greedy_decode(self.log_probs, r.vocab, r.frame_s)).text
 
     def final(self) -> Transcript:
         r, log_probs = self.recognizer, self.log_probs
         if self.search is not None:
-            best = timed_hypotheses(self.search.nbest()[:1], log_probs, r.vocab, r.frame_s)[0]
+            best = r.in_words(timed_hypotheses(self.search.nbest()[:1], log_probs, r.vocab, r.frame_s)[0])
         else:
-            best = greedy_decode(log_probs, r.vocab, r.frame_s)
+            best = r.in_words(greedy_decode(log_probs, r.vocab, r.frame_s))
         return Transcript(best.text, len(log_probs) * r.frame_s, best.words)
 
 

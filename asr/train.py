@@ -26,7 +26,8 @@ from asr.data import FeatureSet, batch_dataset, concatenate, encode_labels, feat
     make_batches, min_ctc_frames
 from asr.decode import collapse
 from asr.model import AcousticModel, build_model, count_parameters, load_weights, output_lengths
-from asr.text import Vocabulary
+from asr.phones import vocabulary
+from asr.text import Vocabulary, normalize
 
 
 QUIET_STD = 1.5  # silence padding sits this many standard deviations below each mel band's mean
@@ -260,7 +261,8 @@ def validate(model, split: Split, vocab: Vocabulary, cfg: Config) -> dict:
     frames = lambda s: int(round(s * 1000 / cfg.features.hop_ms))  # noqa: E731
     quiet = (frames(cfg.train.pad_lead_s[0]) if cfg.train.pad_lead_s else 0, frames(cfg.train.pad_silence_max_s))
     hyps, loss = greedy_texts(model, split, vocab, indices, cfg.train.batch_frames, quiet)
-    scores = metrics.score([split.features.texts[i] for i in indices], hyps)
+    spell = getattr(vocab, "spell", lambda text: text)  # a phone model is scored on pronunciations
+    scores = metrics.score([spell(normalize(split.features.texts[i])) for i in indices], hyps)
     return {"valid_loss": loss, "valid_wer": scores.wer, "valid_cer": scores.cer, "valid_utterances": n}
 
 
@@ -278,7 +280,6 @@ class Trainer:
         self.is_chief = distribute.is_chief(self.strategy)
         self.out_dir = Path(out_dir)
         self.log = log
-        self.vocab = Vocabulary()
         cache_dir = cache_dir or self.out_dir / "features"
         with distribute.chief_first(self.strategy):  # the chief writes config and feature cache, the others read
             self.cfg = self._resolve_config(cfg)
@@ -305,6 +306,8 @@ class Trainer:
     def _resolve_config(self, cfg: Config) -> Config:
         """The configuration saved in out_dir, if any, wins over `cfg` (a resumed run keeps its settings), except
         train.strategy: how to run, not what to train. The chief saves it with the vocabulary."""
+        self.vocab = vocabulary(cfg.model.tokens)
+        cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, num_tokens=self.vocab.size))
         saved = self.out_dir / "config.json"
         if saved.exists():
             kept = config_lib.from_dict(json.loads(saved.read_text()))
@@ -312,6 +315,7 @@ class Trainer:
             if kept != cfg:
                 self.log(f"{saved}: resuming with the configuration saved there; the one given differs and is ignored")
                 cfg = kept
+                self.vocab = vocabulary(cfg.model.tokens)
         if self.is_chief:
             self.out_dir.mkdir(parents=True, exist_ok=True)
             cfg.save(saved)
@@ -341,13 +345,18 @@ class Trainer:
                 f"every worker the same command and an experiment directory {self.out_dir} they all can read")
 
     def _init_from(self, model_dir: Path) -> None:
-        """Start from another run's weights (same model shape); a checkpoint of this run, if any, wins later."""
+        """Start from another run's weights (same model shape); a checkpoint of this run, if any, wins later.
+
+        A model with other output tokens (characters -> phones) lends everything but its output layer, which
+        starts fresh."""
         init_cfg, _, _ = checkpoint.load_model_dir(model_dir)
-        if init_cfg.model != self.cfg.model or init_cfg.features != self.cfg.features:
+        same_encoder = lambda m: dataclasses.replace(m, tokens="", num_tokens=0)  # noqa: E731
+        if same_encoder(init_cfg.model) != same_encoder(self.cfg.model) or init_cfg.features != self.cfg.features:
             raise checkpoint.CheckpointError(f"{model_dir}: its model or feature configuration differs from this "
                                              "run's; init_from needs the same shape")
-        load_weights(self.model, model_dir / "model.npz")
-        self.log(f"initialised from {model_dir}")
+        new_output = init_cfg.model.num_tokens != self.cfg.model.num_tokens
+        load_weights(self.model, model_dir / "model.npz", skip=("logits",) if new_output else ())
+        self.log(f"initialised from {model_dir}" + (" (all but its output layer)" if new_output else ""))
 
     def _batches(self, epoch: int):
         t = self.cfg.train

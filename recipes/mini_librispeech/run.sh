@@ -8,6 +8,7 @@
 #   bash recipes/mini_librispeech/run.sh speed2           # a third, from the second's best (10 epochs, peak 3e-4)
 #   bash recipes/mini_librispeech/run.sh lm tune evaluate_lm  # word 3-gram LM, tuned on valid, scored on dev
 #   bash recipes/mini_librispeech/run.sh lm mix           # that LM mixed with pocketsphinx's general English 3-gram
+#   bash recipes/mini_librispeech/run.sh phones           # phones instead of characters, from the english model
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -53,6 +54,14 @@ if stage speed2; then
     --valid "$EXP/data/valid.jsonl" --out "$EXP/char_bilstm_sp2" --cache-dir "$EXP/features" \
     ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm_sp2/best" --out "$EXP/char_bilstm_sp2/eval-dev-greedy"
+fi
+
+if stage phones; then
+  # phones (asr/phones.py) instead of characters, from the shipped character model's weights (a new output
+  # layer), speed perturbation as in stage speed
+  asr train --config recipes/mini_librispeech/phones.toml --set "train.init_from=${INIT:-asr/models/english}" \
+    --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" --out "$EXP/phone_bilstm" \
+    --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
 fi
 
 if stage stream; then

@@ -19,7 +19,7 @@ from tqdm import tqdm
 from asr import metrics
 from asr.audio import load_audio
 from asr.decode import beam_search
-from asr.fusion import LanguageModelScore, lm_lexicon
+from asr.fusion import LanguageModelScore, homophones_of, lm_lexicon
 from asr.mixlm import load_lm
 from asr.manifest import read_manifest
 from asr.transcribe import Transcriber
@@ -47,14 +47,16 @@ def main(argv=None) -> int:
     refs = [u.text for u in utterances]
     lm = load_lm(args.lm)  # an ARPA file, or a mix description (asr/mixlm.py)
     lexicon = lm_lexicon(lm, model.vocab) if args.lm_words_only else None
+    homophones = homophones_of(lm, model.vocab)  # a phone model's: pronunciation -> words
     rows = []
     for weight in args.weights:
         for bonus in args.bonuses:
             started, hyps = time.perf_counter(), []
             for log_probs in posteriors:
-                scorer = LanguageModelScore(lm, model.vocab, weight, bonus)  # fresh caches per utterance
-                hyps.append(beam_search(log_probs, model.vocab, model.frame_s, args.beam, lexicon=lexicon,
-                                        word_score=scorer.word_score, nbest=1)[0].text)
+                scorer = LanguageModelScore(lm, model.vocab, weight, bonus, homophones)  # fresh caches per clip
+                best = beam_search(log_probs, model.vocab, model.frame_s, args.beam, lexicon=lexicon,
+                                   word_score=scorer.word_score, nbest=1)[0]
+                hyps.append(" ".join(scorer.words(tuple(best.text.split()))))
             scores = metrics.score(refs, hyps)
             rows.append({"lm_weight": weight, "word_bonus": bonus, "beam_width": args.beam,
                          "lm_words_only": args.lm_words_only, "wer": scores.wer,

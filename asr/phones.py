@@ -1,0 +1,155 @@
+"""Phones as output units: the 39 ARPAbet phones of the CMU pronouncing dictionary (stress dropped), a word's
+pronunciation from the dictionary or, for words it lacks, from spelling rules, and `PhoneVocabulary`, which lets
+the character machinery (CTC labels, prefix beam search, lexicon, word LM) run on phones unchanged.
+
+The trick: each phone is written as one character (its code, `PHONE_CODES`) and words are separated by spaces as
+in text, so a word's "spelling" in a phone model is its pronunciation (`she` -> SH IY -> `Dr`).
+`tokens.txt` of a phone model lists the phone names; `pronunciations.txt.gz` beside it maps words to phones.
+"""
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+from asr.text import BLANK_ID, BLANK_SYMBOL, Vocabulary
+
+PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z "
+          "ZH").split()
+PHONE_CODES = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLM"  # one character per phone, in PHONES order
+CODE = dict(zip(PHONES, PHONE_CODES))
+PHONE = dict(zip(PHONE_CODES, PHONES))
+PRONUNCIATIONS_FILE = "pronunciations.txt.gz"
+
+# Spelling rules for words the dictionary lacks (names, mostly): longest letter group first. Rough, but such words
+# are 1.6 % of the training words, and a pronunciation a rule gets half right still trains the rest of the clip.
+_RULES = sorted({
+    "tion": "SH AH N", "sion": "ZH AH N", "ough": "AO", "augh": "AO", "eigh": "EY", "igh": "AY",
+    "tch": "CH", "sch": "S K", "ch": "CH", "sh": "SH", "th": "TH", "ph": "F", "gh": "G", "ng": "NG", "ck": "K",
+    "qu": "K W", "wh": "W", "kn": "N", "wr": "R", "ee": "IY", "ea": "IY", "ie": "IY", "ei": "EY", "oo": "UW",
+    "ou": "AW", "ow": "OW", "oa": "OW", "oi": "OY", "oy": "OY", "ai": "EY", "ay": "EY", "au": "AO", "aw": "AO",
+    "ew": "UW", "ey": "IY", "er": "ER", "ir": "ER", "ur": "ER", "ar": "AA R", "or": "AO R", "'s": "Z",
+    "a": "AE", "b": "B", "c": "K", "d": "D", "e": "EH", "f": "F", "g": "G", "h": "HH", "i": "IH", "j": "JH",
+    "k": "K", "l": "L", "m": "M", "n": "N", "o": "AA", "p": "P", "q": "K", "r": "R", "s": "S", "t": "T", "u": "AH",
+    "v": "V", "w": "W", "x": "K S", "y": "Y", "z": "Z", "'": "",
+}.items(), key=lambda rule: -len(rule[0]))
+
+
+def guess_pronunciation(word: str) -> list[str]:
+    """Phones of a word by spelling rules (for words the dictionary lacks): letter groups left to right, longest
+    first; doubled consonants once; c and g soft before e, i, y; a final silent e; y a vowel after a consonant."""
+    word = re.sub(r"([b-df-hj-np-tv-z])\1", r"\1", word)
+    if len(word) > 3 and word.endswith("e") and word[-2] not in "aeiouy":
+        word = word[:-1]
+    phones, i = [], 0
+    while i < len(word):
+        rest, nxt = word[i:], word[i + 1:i + 2]
+        if rest[0] in "cg" and nxt and nxt in "eiy":
+            phones.append("S" if rest[0] == "c" else "JH")
+            i += 1
+            continue
+        if rest[0] == "y" and i > 0:
+            phones.append("IY" if i == len(word) - 1 else "IH")
+            i += 1
+            continue
+        letters, value = next(((k, v) for k, v in _RULES if rest.startswith(k)), (None, None))
+        if letters is None:
+            raise ValueError(f"cannot pronounce {word!r}: {rest[0]!r} is not a letter of normalised text")
+        phones += value.split()
+        i += len(letters)
+    return phones
+
+
+def read_cmudict(path) -> dict[str, list[str]]:
+    """`word PH1 PH2 ...` lines (CMU dictionary format; stress digits and `# comments` dropped), first
+    pronunciation of each word kept; variants (`word(2)`) are skipped."""
+    out: dict[str, list[str]] = {}
+    opener = gzip.open if str(path).endswith(".gz") else open
+    with opener(path, "rt", encoding="utf-8") as f:
+        for line in f:
+            parts = line.split("#")[0].split()
+            if len(parts) < 2 or "(" in parts[0] or parts[0] in out:
+                continue
+            phones = [p.rstrip("012") for p in parts[1:]]
+            if all(p in CODE for p in phones):
+                out[parts[0]] = phones
+    return out
+
+
+def cmudict_path() -> Path:
+    """The CMU pronouncing dictionary shipped by pocketsphinx (`pip install 'asr[lm]'`)."""
+    try:
+        import pocketsphinx
+    except ImportError:
+        raise RuntimeError("phone models need the CMU pronouncing dictionary from pocketsphinx: "
+                           "pip install 'asr[lm]'") from None
+    return Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
+
+
+class PhoneVocabulary(Vocabulary):
+    """A Vocabulary whose "characters" are phone codes: encode(text) pronounces each word, decode(ids) gives the
+    phone codes with spaces between words, and `spell(text)` is what a perfect model would output for text."""
+
+    def __init__(self, pronunciations: dict[str, list[str]]):
+        super().__init__(" " + PHONE_CODES)
+        object.__setattr__(self, "pronunciations", pronunciations)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PhoneVocabulary) and self.pronunciations == other.pronunciations
+
+    __hash__ = object.__hash__
+
+    def pronounce(self, word: str) -> str:
+        """A word's phone codes: the dictionary's first pronunciation, else the spelling rules'."""
+        phones = self.pronunciations.get(word) or guess_pronunciation(word)
+        return "".join(CODE[p] for p in phones)
+
+    def word_for(self, spelled: str) -> str:
+        """A word pronounced `spelled` (phone codes) in the dictionary (the first in alphabetical order), else the
+        phone names joined by hyphens. Decoding with a word LM chooses among homophones better."""
+        if not hasattr(self, "_words"):
+            words: dict[str, str] = {}
+            for word in sorted(self.pronunciations, reverse=True):
+                words[self.pronounce(word)] = word
+            object.__setattr__(self, "_words", words)
+        return self._words.get(spelled) or "-".join(PHONE[c] for c in spelled)
+
+    def spell(self, text: str) -> str:
+        return " ".join(self.pronounce(w) for w in text.split())
+
+    def encode(self, text: str) -> list[int]:
+        return super().encode(self.spell(text))
+
+    def symbols(self) -> list[str]:
+        return [BLANK_SYMBOL, " ", *PHONES]
+
+    def save(self, path) -> None:
+        """tokens.txt with the phone names, and the pronunciations beside it (PRONUNCIATIONS_FILE)."""
+        super().save(path)
+        with gzip.open(Path(path).parent / PRONUNCIATIONS_FILE, "wt", encoding="utf-8", compresslevel=9) as f:
+            f.writelines(f"{w} {' '.join(p)}\n" for w, p in sorted(self.pronunciations.items()))
+
+    @classmethod
+    def from_cmudict(cls, path=None) -> "PhoneVocabulary":
+        return cls(read_cmudict(path or cmudict_path()))
+
+    @classmethod
+    def load_dir(cls, model_dir) -> "PhoneVocabulary":
+        return cls(read_cmudict(Path(model_dir) / PRONUNCIATIONS_FILE))
+
+
+def vocabulary(tokens: str) -> Vocabulary:
+    """The output vocabulary of a model configuration's `tokens`."""
+    if tokens == "chars":
+        return Vocabulary()
+    if tokens == "phones":
+        return PhoneVocabulary.from_cmudict()
+    raise ValueError(f"model.tokens must be 'chars' or 'phones', not {tokens!r}")
+
+
+def is_phone_tokens(symbols: list[str]) -> bool:
+    """Whether a tokens.txt (its symbols, blank first) is a phone model's."""
+    return len(symbols) > 1 and symbols[0] == BLANK_SYMBOL and symbols[2:] == PHONES
+
+
+assert BLANK_ID == 0 and len(PHONES) == len(PHONE_CODES) == 39
