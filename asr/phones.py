@@ -106,13 +106,14 @@ class PhoneVocabulary(Vocabulary):
 
     def word_for(self, spelled: str) -> str:
         """A word pronounced `spelled` (phone codes) in the dictionary (the first in alphabetical order), else the
-        phone names joined by hyphens. Decoding with a word LM chooses among homophones better."""
+        phone names run together in lower case (one made-up word, not one per phone). Decoding with a word LM
+        chooses among homophones better."""
         if not hasattr(self, "_words"):
             words: dict[str, str] = {}
             for word in sorted(self.pronunciations, reverse=True):
                 words[self.pronounce(word)] = word
             object.__setattr__(self, "_words", words)
-        return self._words.get(spelled) or "-".join(PHONE[c] for c in spelled)
+        return self._words.get(spelled) or "".join(PHONE[c] for c in spelled).lower()
 
     def spell(self, text: str) -> str:
         return " ".join(self.pronounce(w) for w in text.split())

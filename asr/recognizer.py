@@ -87,6 +87,8 @@ class Recognizer:
         lexicon = self.model_dir / "lexicon.txt" if self.model_dir is not None else None
         self.lexicon = Lexicon.load(lexicon, vocab) if use_lexicon and lexicon and lexicon.is_file() else None
         self.hotwords = Hotwords(hotwords, vocab) if hotwords else None
+        phones = isinstance(vocab, PhoneVocabulary)
+        self._hotword_of = {vocab.pronounce(w): w for w in hotwords} if phones and hotwords else {}
         self.decoding = DecodingConfig.of_model(self.model_dir, lm_weight, word_bonus)
         self.lm_path = self._lm_path(lm)
         self.lm = None
@@ -180,13 +182,13 @@ class Recognizer:
         return Transcript(best.text, duration_s, best.words, tuple(nbest[:alternatives]) if alternatives > 1 else ())
 
     def in_words(self, hypothesis: Hypothesis) -> Hypothesis:
-        """A phone model's hypothesis with its pronunciations turned into words: chosen by the LM among
-        homophones, else by the dictionary. A character model's, unchanged."""
+        """A phone model's hypothesis with its pronunciations turned into words: a hotword's if it is one, else
+        chosen by the LM among homophones, else by the dictionary. A character model's, unchanged."""
         if not isinstance(self.vocab, PhoneVocabulary) or not hypothesis.text:
             return hypothesis
         spelled = tuple(hypothesis.text.split())
         words = self.lm.fresh().words(spelled) if self.lm else spelled
-        words = [w if w != s else self.vocab.word_for(s) for w, s in zip(words, spelled)]  # no word of the LM
+        words = [self._hotword_of.get(s) or (w if w != s else self.vocab.word_for(s)) for w, s in zip(words, spelled)]
         return replace(hypothesis, text=" ".join(words),
                        words=tuple(replace(w, word=x) for w, x in zip(hypothesis.words, words)))
 

@@ -266,6 +266,17 @@ def validate(model, split: Split, vocab: Vocabulary, cfg: Config) -> dict:
     return {"valid_loss": loss, "valid_wer": scores.wer, "valid_cer": scores.cer, "valid_utterances": n}
 
 
+def _has_bf16() -> bool:
+    """A GPU, or a CPU with bf16 instructions (Linux /proc/cpuinfo; True where that cannot be read)."""
+    if tf.config.list_physical_devices("GPU"):
+        return True
+    try:
+        flags = Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return True
+    return "avx512_bf16" in flags or "amx_bf16" in flags
+
+
 class Trainer:
     """Holds one run's model, optimizer, data and output folder; `run()` trains to the configured epochs.
 
@@ -286,6 +297,9 @@ class Trainer:
             self.train = prepare_data(train_manifest, self.cfg, self.vocab, cache_dir, log, self.cfg.train.speeds)
             self.valid = prepare_data(valid_manifest, self.cfg, self.vocab, cache_dir, log)
         cfg = self.cfg
+        if cfg.train.precision == "mixed_bfloat16" and not _has_bf16():
+            log("warning: train.precision is mixed_bfloat16 but this machine has no GPU and no bf16 CPU "
+                "instructions (avx512_bf16 / amx_bf16): bf16 is emulated there and slower than float32")
         self.audio_s = self.train.features.lengths * cfg.features.hop_ms / 1000  # per utterance (all speeds)
         self.steps_per_epoch = len(self._batches(0))
         with self.strategy.scope():  # model and optimizer variables: one copy per replica, kept equal

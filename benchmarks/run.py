@@ -1,6 +1,7 @@
 """Speed of asr on this machine: front end, training throughput, inference real-time factor, exported models.
 
     python benchmarks/run.py [--out benchmarks/results.json] [--quick]
+    python benchmarks/run.py --inference-only MODEL... --out FILE.json   # just those models' inference RTFs
 
 Prints a markdown report and writes the same figures as JSON. See benchmarks/README.md for what each one means.
 """
@@ -251,16 +252,7 @@ def markdown(results: dict) -> str:
               f"{r['first_step_s']:.1f} | {r['median_step_s']:.3f} | {r['audio_s_per_s']:.1f} |"
               for r in results["training"]]
     lines += ["", "## Inference real-time factor (wall time / audio duration; lower is faster)", ""]
-    if not results["inference"]:
-        lines.append("No shipped models (asr.models.shipped() is empty).")
-    else:
-        lines += ["| model | params | model.npz MB | input | audio s | acoustic model RTF | greedy RTF | beam RTF, "
-                  "no LM (width) | default decoding RTF (what) |",
-                  "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
-        lines += [f"| {r['model']} | {r['parameters']:,} | {r['model_npz_bytes'] / 1e6:.2f} | {r['input']} | "
-                  f"{r['audio_s']:.1f} | {r['acoustic_rtf']:.4f} | {r['greedy_rtf']:.4f} | "
-                  f"{r['beam_rtf']:.4f} ({r['beam']}) | {r['default_rtf']:.4f} ({r['default']}) |"
-                  for r in results["inference"]]
+    lines += inference_table(results["inference"])
     if results.get("export"):
         lines += ["", "## Exported models (asr export: waveform in, log-probabilities out; one process)", "",
                   "| model | format | quantize | size MB | export s | input | audio s | acoustic model RTF | "
@@ -271,8 +263,25 @@ def markdown(results: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def inference_table(rows: list[dict]) -> list[str]:
+    if not rows:
+        return ["No shipped models (asr.models.shipped() is empty)."]
+    lines = ["| model | params | model.npz MB | input | audio s | acoustic model RTF | greedy RTF | beam RTF, "
+             "no LM (width) | default decoding RTF (what) |", "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"]
+    return lines + [f"| {r['model']} | {r['parameters']:,} | {r['model_npz_bytes'] / 1e6:.2f} | {r['input']} | "
+                    f"{r['audio_s']:.1f} | {r['acoustic_rtf']:.4f} | {r['greedy_rtf']:.4f} | "
+                    f"{r['beam_rtf']:.4f} ({r['beam']}) | {r['default_rtf']:.4f} ({r['default']}) |" for r in rows]
+
+
 def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
+
+
+def _exports(name: str) -> bool:
+    """Whether `asr export` takes this shipped model (character models only, for now)."""
+    from asr import models
+    config = json.loads((models.resolve(name) / "config.json").read_text())
+    return config["model"].get("tokens", "chars") == "chars"
 
 
 def run(quick: bool) -> dict:
@@ -292,7 +301,7 @@ def run(quick: bool) -> dict:
         results["inference"] += bench_inference(name, settings["long_inputs_s"], settings["inference_repeats"])
     results["export"] = []
     with tempfile.TemporaryDirectory() as folder:
-        for name in [n for n in models.shipped() if n in (settings["export_models"] or [n])]:
+        for name in [n for n in models.shipped() if n in (settings["export_models"] or [n]) and _exports(n)]:
             progress(f"export, {name} ...")
             results["export"] += bench_export(name, Path(folder), settings["inference_repeats"])
     results["machine"]["load_average_at_end"] = _load_average()
@@ -305,8 +314,19 @@ def main(argv=None) -> int:
                         help="JSON file to write (default: benchmarks/results.json)")
     parser.add_argument("--quick", action="store_true",
                         help="small inputs and few repeats (under a minute; for tests, not for quoting)")
+    parser.add_argument("--inference-only", nargs="+", metavar="MODEL",
+                        help="time only the inference of these shipped models (the full settings) and print that table")
     args = parser.parse_args(argv)
     started = time.perf_counter()
+    if args.inference_only:
+        rows = [r for name in args.inference_only for r in bench_inference(name, FULL["long_inputs_s"],
+                                                                           FULL["inference_repeats"])]
+        results = {"quick": False, "machine": {**machine_info(), "load_average_at_end": _load_average()},
+                   "inference": rows, "wall_s": time.perf_counter() - started}
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        print("\n".join(inference_table(rows)))
+        return 0
     results = run(args.quick)
     results["wall_s"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)

@@ -51,7 +51,7 @@ def test_phone_vocabulary_spells_text_as_pronunciations():
     assert VOCAB.pronounce("zed") == codes("Z", "EH", "D")  # not in the dictionary: the spelling rules
     assert VOCAB.word_for(codes("G", "OW")) == "go"
     assert VOCAB.word_for(codes("T", "UW")) == "to"  # homophones without an LM: the first alphabetically
-    assert VOCAB.word_for(codes("Z", "UW")) == "Z-UW"  # no such word: the phones
+    assert VOCAB.word_for(codes("Z", "UW")) == "zuw"  # no such word: the phones run together
 
 
 def test_phone_model_directory_round_trip(tmp_path):
@@ -155,3 +155,6 @@ def test_a_recognizer_over_a_phone_model_writes_words(tmp_path):
     assert result.text == "two cats" and [w.word for w in result.words] == ["two", "cats"]
     assert result.words[1].start_s == pytest.approx(6 * 0.04)
     assert Recognizer(VOCAB, 16000, 0.04, None, lm=False).decode(log_probs, 0.56).text == "to cats"
+    # a hotword is written as itself, even where the LM knows a homophone
+    hot = Recognizer(VOCAB, 16000, 0.04, None, lm=tmp_path / "lm.arpa", hotwords={"too": 1.0})
+    assert hot.decode(log_probs, 0.56).text.split()[0] == "too"

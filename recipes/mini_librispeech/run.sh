@@ -8,7 +8,8 @@
 #   bash recipes/mini_librispeech/run.sh speed2           # a third, from the second's best (10 epochs, peak 3e-4)
 #   bash recipes/mini_librispeech/run.sh lm tune evaluate_lm  # word 3-gram LM, tuned on valid, scored on dev
 #   bash recipes/mini_librispeech/run.sh lm mix           # that LM mixed with pocketsphinx's general English 3-gram
-#   bash recipes/mini_librispeech/run.sh phones           # phones instead of characters, from the english model
+#   bash recipes/mini_librispeech/run.sh phones lm phones_lm  # phones instead of characters, from the english
+#                                                         # model's weights; with the word LM
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -62,6 +63,19 @@ if stage phones; then
   asr train --config recipes/mini_librispeech/phones.toml --set "train.init_from=${INIT:-asr/models/english}" \
     --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" --out "$EXP/phone_bilstm" \
     --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  # no LM: each pronunciation written as the dictionary's word for it
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm/best" --out "$EXP/phone_bilstm/eval-dev-dict"
+fi
+
+if stage phones_lm; then
+  # the phone model + the word LM (stage lm), the beam kept to the pronunciations of the LM's words, weights
+  # tuned on valid; scored on dev-clean-2
+  P=$EXP/phone_bilstm
+  python recipes/mini_librispeech/tune_decoding.py "$P/best" "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
+    --out "$P/tune" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
+  rm -rf "$EXP/english_phones" && cp -r "$P/best" "$EXP/english_phones"
+  cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_phones/lm.arpa.gz" && cp "$P/tune/decoding.json" "$EXP/english_phones/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones" --out "$P/eval-dev-lm"
 fi
 
 if stage stream; then
