@@ -148,9 +148,4 @@ def vocabulary(tokens: str) -> Vocabulary:
     raise ValueError(f"model.tokens must be 'chars' or 'phones', not {tokens!r}")
 
 
-def is_phone_tokens(symbols: list[str]) -> bool:
-    """Whether a tokens.txt (its symbols, blank first) is a phone model's."""
-    return len(symbols) > 1 and symbols[0] == BLANK_SYMBOL and symbols[2:] == PHONES
-
-
 assert BLANK_ID == 0 and len(PHONES) == len(PHONE_CODES) == 39
