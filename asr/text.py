@@ -63,6 +63,10 @@ class Vocabulary:
             bad = sorted(set(text) - set(self.characters))
             raise ValueError(f"characters outside the vocabulary: {bad!r} in {text!r}") from None
 
+    def spell(self, text: str) -> str:
+        """What a perfect model outputs for normalised text: the text itself (a phone model: its pronunciation)."""
+        return text
+
     def decode(self, ids) -> str:
         """Text of a token id sequence (blanks dropped, no CTC collapse)."""
         return "".join(self.characters[i - 1] for i in ids if i != BLANK_ID)

@@ -261,8 +261,7 @@ def validate(model, split: Split, vocab: Vocabulary, cfg: Config) -> dict:
     frames = lambda s: int(round(s * 1000 / cfg.features.hop_ms))  # noqa: E731
     quiet = (frames(cfg.train.pad_lead_s[0]) if cfg.train.pad_lead_s else 0, frames(cfg.train.pad_silence_max_s))
     hyps, loss = greedy_texts(model, split, vocab, indices, cfg.train.batch_frames, quiet)
-    spell = getattr(vocab, "spell", lambda text: text)  # a phone model is scored on pronunciations
-    scores = metrics.score([spell(normalize(split.features.texts[i])) for i in indices], hyps)
+    scores = metrics.score([vocab.spell(normalize(split.features.texts[i])) for i in indices], hyps)
     return {"valid_loss": loss, "valid_wer": scores.wer, "valid_cer": scores.cer, "valid_utterances": n}
 
 

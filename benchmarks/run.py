@@ -279,9 +279,8 @@ def progress(message: str) -> None:
 
 def _exports(name: str) -> bool:
     """Whether `asr export` takes this shipped model (character models only, for now)."""
-    from asr import models
-    config = json.loads((models.resolve(name) / "config.json").read_text())
-    return config["model"].get("tokens", "chars") == "chars"
+    from asr import config, models
+    return config.load(models.resolve(name) / "config.json").model.tokens == "chars"
 
 
 def run(quick: bool) -> dict:
@@ -322,16 +321,15 @@ def main(argv=None) -> int:
         rows = [r for name in args.inference_only for r in bench_inference(name, FULL["long_inputs_s"],
                                                                            FULL["inference_repeats"])]
         results = {"quick": False, "machine": {**machine_info(), "load_average_at_end": _load_average()},
-                   "inference": rows, "wall_s": time.perf_counter() - started}
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
-        print("\n".join(inference_table(rows)))
-        return 0
-    results = run(args.quick)
+                   "inference": rows}
+        report = "\n".join(inference_table(rows))
+    else:
+        results = run(args.quick)
+        report = markdown(results)
     results["wall_s"] = time.perf_counter() - started
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(results, indent=2) + "\n")
-    print(markdown(results))
+    print(report)
     print(f"({results['wall_s']:.0f} s; JSON written to {args.out})")
     return 0
 

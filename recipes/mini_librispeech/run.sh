@@ -23,6 +23,14 @@ CONFIG=recipes/mini_librispeech/config.toml
 STAGES=${*:-prepare train evaluate lm tune evaluate_lm}
 MODEL=${MODEL:-$EXP/char_bilstm/best}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
+# with_lm MODEL TUNE_DIR OUT: LM weight and word bonus of acoustic model MODEL tuned on valid (the beam kept to the
+# LM's words; grid in TUNE_DIR), then OUT = MODEL + the word LM (stage lm) + the tuned decoding.json
+with_lm() {
+  python recipes/mini_librispeech/tune_decoding.py "$1" "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
+    --out "$2" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
+  rm -rf "$3" && cp -r "$1" "$3"
+  cp "$EXP/lm/3gram-prune001.arpa.gz" "$3/lm.arpa.gz" && cp "$2/decoding.json" "$3/"
+}
 
 if stage prepare && [ ! -f "$EXP/data/dev.jsonl" ]; then
   python recipes/mini_librispeech/prepare.py "$DATA" "$EXP/data"
@@ -71,10 +79,7 @@ if stage phones_lm; then
   # the phone model + the word LM (stage lm), the beam kept to the pronunciations of the LM's words, weights
   # tuned on valid; scored on dev-clean-2
   P=$EXP/phone_bilstm
-  python recipes/mini_librispeech/tune_decoding.py "$P/best" "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
-    --out "$P/tune" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
-  rm -rf "$EXP/english_phones" && cp -r "$P/best" "$EXP/english_phones"
-  cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_phones/lm.arpa.gz" && cp "$P/tune/decoding.json" "$EXP/english_phones/"
+  with_lm "$P/best" "$P/tune" "$EXP/english_phones"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones" --out "$P/eval-dev-lm"
 fi
 
@@ -90,10 +95,7 @@ if stage stream_lm; then
   # the shipped streaming model: the stream stage's model + the word LM (stage lm), weights tuned on valid;
   # scored on dev-clean-2 offline and streamed (each clip with 0.5 s of faint noise around it, 40 ms chunks)
   S=$EXP/char_lstm_stream
-  python recipes/mini_librispeech/tune_decoding.py "$S/best" "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
-    --out "$S/tune" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
-  rm -rf "$EXP/english_stream" && cp -r "$S/best" "$EXP/english_stream"
-  cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_stream/lm.arpa.gz" && cp "$S/tune/decoding.json" "$EXP/english_stream/"
+  with_lm "$S/best" "$S/tune" "$EXP/english_stream"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --out "$S/eval-dev-lm"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --pad-s 0.5 --out "$S/eval-dev-lm-padded"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --pad-s 0.5 --streaming --out "$S/eval-dev-lm-streamed"
@@ -112,12 +114,9 @@ if stage lm; then
 fi
 
 if stage tune; then
-  # LM weight and word bonus chosen on the validation speakers; the beam keeps to the LM's words
-  python recipes/mini_librispeech/tune_decoding.py "$MODEL" "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
-    --out "$EXP/tune" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
-  # the model directory that ships: acoustic model + LM + tuned decoding.json
-  rm -rf "$EXP/english_lm" && cp -r "$MODEL" "$EXP/english_lm"
-  cp "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/english_lm/lm.arpa.gz" && cp "$EXP/tune/decoding.json" "$EXP/english_lm/"
+  # LM weight and word bonus chosen on the validation speakers; the model directory that ships: acoustic model +
+  # LM + tuned decoding.json
+  with_lm "$MODEL" "$EXP/tune" "$EXP/english_lm"
 fi
 
 if stage mix; then
