@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sys
+import warnings
 from pathlib import Path
 
 from asr import formats
@@ -452,8 +453,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_DEFAULT_FORMATWARNING = warnings.formatwarning
+
+
+def _formatwarning(message, category, filename, lineno, line=None) -> str:
+    """asr's own warnings (asr.recognizer.LMFallbackWarning) in one line, as the command's errors are."""
+    from asr.recognizer import LMFallbackWarning
+    if issubclass(category, LMFallbackWarning):
+        return f"asr: warning: {message}\n"
+    return _DEFAULT_FORMATWARNING(message, category, filename, lineno, line)
+
+
 def main(argv=None) -> int:
     _quiet_tensorflow()
+    warnings.formatwarning = _formatwarning
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in NEEDS_TENSORFLOW and not str(getattr(args, "model", "") or "").endswith(".tflite"):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Callable
 
 import numpy as np
@@ -45,6 +45,11 @@ class Hypothesis:
     tokens: tuple[int, ...]  # collapsed token ids, no blanks
     score: float  # log probability: summed over CTC paths (beam search) or of the best path (greedy)
     words: tuple[Word, ...]
+
+    def with_words(self, words) -> "Hypothesis":
+        """The same hypothesis with its words written differently (one new spelling per word, same times)."""
+        words = list(words)
+        return replace(self, text=" ".join(words), words=tuple(replace(w, word=x) for w, x in zip(self.words, words)))
 
 
 EMPTY_HYPOTHESIS = Hypothesis(text="", tokens=(), score=0.0, words=())

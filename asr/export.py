@@ -12,8 +12,10 @@ asr.transcribe.Transcriber.log_probs of the same model (exactly for a SavedModel
 file). A waveform shorter than one analysis window (25 ms) gives 0 frames.
 
 Every export describes itself in a JSON document (sample rate, frame duration, token symbols, source model,
-quantization): `assets.extra/asr.json` in a SavedModel directory, a metadata entry named "asr" in a TFLite
-file. `load_exported(path)` reads either format and returns an ExportedModel.
+quantization, output units): `assets.extra/asr.json` in a SavedModel directory, a metadata entry named "asr" in
+a TFLite file. A phone model (asr/phones.py) carries its pronunciations too, as pronunciations.txt.gz (in
+assets.extra/, or a metadata entry of that name), so a runtime can write words. `load_exported(path)` reads either
+format and returns an ExportedModel.
 
 One utterance per call, not a padded batch with lengths: TF 2.21's TFLite converter lowers the Keras LSTM's
 while loop only when the batch size is static ("'tf.TensorListReserve' op requires element_shape to be static
@@ -41,11 +43,13 @@ import json
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
 from asr.decode import Hypothesis, greedy_decode
+from asr.phones import PRONUNCIATIONS_FILE, PhoneVocabulary
 from asr.text import BLANK_SYMBOL, Vocabulary
 
 FORMATS = ("savedmodel", "tflite")
@@ -79,17 +83,22 @@ def serving_function(model, features_cfg):
 
 def metadata(source: str, cfg, vocab: Vocabulary, fmt: str, quantize: str) -> dict:
     """The JSON document every export carries: what a runtime needs to feed the model and decode its output."""
-    return {"asr_export": METADATA_VERSION, "format": fmt, "quantize": quantize, "source_model": source,
+    meta = {"asr_export": METADATA_VERSION, "format": fmt, "quantize": quantize, "source_model": source,
             "sample_rate_hz": cfg.features.sample_rate_hz,
             "frame_s": cfg.features.hop_ms / 1000 * cfg.model.subsampling,
-            "tokens": vocab.symbols(), "signature": SIGNATURE,
+            "units": cfg.model.tokens, "tokens": vocab.symbols(), "signature": SIGNATURE,
             "inputs": {"waveform": "float32 [samples], mono in [-1, 1] at sample_rate_hz"},
             "outputs": {"log_probs": "float32 [frames, tokens], log-softmax, blank first",
                         "num_frames": "int32 [], = frames"}}
+    if isinstance(vocab, PhoneVocabulary):
+        meta["pronunciations"] = (f"{PRONUNCIATIONS_FILE}: gzipped `word PHONE PHONE ...` lines, "
+                                  + ("in assets.extra/" if fmt == "savedmodel" else "a metadata entry of this name"))
+    return meta
 
 
-def export_savedmodel(model, cfg, out, meta: dict) -> Path:
-    """Write a SavedModel directory (replacing `out`) with the serving signature and assets.extra/asr.json."""
+def export_savedmodel(model, cfg, out, meta: dict, pronunciations: bytes | None = None) -> Path:
+    """Write a SavedModel directory (replacing `out`) with the serving signature and assets.extra/asr.json (and
+    a phone model's pronunciations, assets.extra/PRONUNCIATIONS_FILE)."""
     import tensorflow as tf
 
     out = Path(out)
@@ -101,12 +110,16 @@ def export_savedmodel(model, cfg, out, meta: dict) -> Path:
     tf.saved_model.save(module, str(tmp), signatures={SIGNATURE: module.serve})
     (tmp / "assets.extra").mkdir(exist_ok=True)
     (tmp / "assets.extra" / f"{METADATA_NAME}.json").write_text(json.dumps(meta, indent=2) + "\n")
+    if pronunciations is not None:
+        (tmp / "assets.extra" / PRONUNCIATIONS_FILE).write_bytes(pronunciations)
     _replace(tmp, out)
     return out
 
 
-def export_tflite(model, cfg, out, meta: dict, quantize: str = "none", calibration=()) -> Path:
-    """Write a TFLite file with the serving signature and the "asr" metadata entry.
+def export_tflite(model, cfg, out, meta: dict, quantize: str = "none", calibration=(),
+                  pronunciations: bytes | None = None) -> Path:
+    """Write a TFLite file with the serving signature and the "asr" metadata entry (and a phone model's
+    pronunciations, a metadata entry named PRONUNCIATIONS_FILE).
 
     calibration: waveforms (float32 [samples] at the model rate) for `quantize="int8"`'s activation ranges.
     """
@@ -128,7 +141,10 @@ def export_tflite(model, cfg, out, meta: dict, quantize: str = "none", calibrati
     out = Path(out)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.tmp")
-    tmp.write_bytes(_with_metadata(flatbuffer, METADATA_NAME, json.dumps(meta).encode()))
+    entries = {METADATA_NAME: json.dumps(meta).encode()}
+    if pronunciations is not None:
+        entries[PRONUNCIATIONS_FILE] = pronunciations
+    tmp.write_bytes(_with_metadata(flatbuffer, entries))
     tmp.replace(out)
     return out
 
@@ -148,14 +164,12 @@ def export(name_or_dir, fmt: str, out, quantize: str = "none", calibration_files
         raise ExportError("quantization is for tflite; a SavedModel is exported in float32")
     model_dir = models.resolve(name_or_dir)
     cfg, vocab, model = checkpoint.load_model_dir(model_dir)
-    if cfg.model.tokens != "chars":
-        raise ExportError(f"{model_dir}: a {cfg.model.tokens} model; only character models export for now (an "
-                          "export would need its pronunciations too)")
     meta = metadata(str(name_or_dir or models.DEFAULT_MODEL), cfg, vocab, fmt, quantize)
+    pronunciations = vocab.pronunciations_gz() if isinstance(vocab, PhoneVocabulary) else None
     if fmt == "savedmodel":
-        return export_savedmodel(model, cfg, out, meta)
+        return export_savedmodel(model, cfg, out, meta, pronunciations)
     calibration = [load_audio(f, cfg.features.sample_rate_hz) for f in calibration_files]
-    return export_tflite(model, cfg, out, meta, quantize, calibration)
+    return export_tflite(model, cfg, out, meta, quantize, calibration, pronunciations)
 
 
 def _replace(tmp: Path, final: Path) -> None:
@@ -245,18 +259,19 @@ def _front_end_tensor_names(flatbuffer: bytes) -> list[str]:
     return [n for n in names if n.startswith(f"{FRONT_END_SCOPE}/")]
 
 
-def _with_metadata(flatbuffer: bytes, name: str, data: bytes) -> bytes:
-    """The TFLite model with one more metadata entry `name` holding `data`."""
+def _with_metadata(flatbuffer: bytes, entries: dict[str, bytes]) -> bytes:
+    """The TFLite model with more metadata entries: name -> data."""
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
     model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)
-    buffer = schema.BufferT()
-    buffer.data = np.frombuffer(data, np.uint8)
-    model.buffers.append(buffer)
-    entry = schema.MetadataT()
-    entry.name, entry.buffer = name, len(model.buffers) - 1
-    model.metadata = [*(model.metadata or []), entry]
+    for name, data in entries.items():
+        buffer = schema.BufferT()
+        buffer.data = np.frombuffer(data, np.uint8)
+        model.buffers.append(buffer)
+        entry = schema.MetadataT()
+        entry.name, entry.buffer = name, len(model.buffers) - 1
+        model.metadata = [*(model.metadata or []), entry]
     return flatbuffer_utils.convert_object_to_bytearray(model)
 
 
@@ -269,6 +284,7 @@ class ExportedModel:
     path: Path
     meta: dict
     run: Callable[[np.ndarray], np.ndarray]  # waveform float32 [samples] -> log_probs float32 [frames, tokens]
+    pronunciations: bytes | None = None  # a phone model's (PRONUNCIATIONS_FILE)
 
     @property
     def sample_rate_hz(self) -> int:
@@ -278,23 +294,32 @@ class ExportedModel:
     def frame_s(self) -> float:
         return self.meta["frame_s"]
 
-    @property
+    @cached_property
     def vocab(self) -> Vocabulary:
-        return vocabulary(self.meta["tokens"])
+        return vocabulary(self.meta["tokens"], self.pronunciations, self.path)
 
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
         """Per-frame log posteriors [frames, tokens] of float32 mono samples at the model rate."""
         return self.run(np.asarray(samples, np.float32))
 
     def transcribe(self, samples: np.ndarray) -> Hypothesis:
-        """Greedy transcript of float32 mono samples at the model rate."""
-        return greedy_decode(self.log_probs(samples), self.vocab, self.frame_s)
+        """Greedy transcript of float32 mono samples at the model rate (a phone model's pronunciations written as
+        the dictionary's words)."""
+        hypothesis = greedy_decode(self.log_probs(samples), self.vocab, self.frame_s)
+        if isinstance(self.vocab, PhoneVocabulary):
+            return hypothesis.with_words(self.vocab.word_for(s) for s in hypothesis.text.split())
+        return hypothesis
 
 
-def vocabulary(tokens: list[str]) -> Vocabulary:
+def vocabulary(tokens: list[str], pronunciations: bytes | None = None, path="export") -> Vocabulary:
+    """The Vocabulary of an export's token symbols: characters, or phones with their pronunciations."""
     if not tokens or tokens[0] != BLANK_SYMBOL:
-        raise ExportError(f"the first token must be {BLANK_SYMBOL}")
-    return Vocabulary("".join(tokens[1:]))
+        raise ExportError(f"{path}: the first token must be {BLANK_SYMBOL}")
+    if tokens[1:] != PhoneVocabulary({}).symbols()[1:]:
+        return Vocabulary("".join(tokens[1:]))
+    if pronunciations is None:
+        raise ExportError(f"{path}: a phone model without its pronunciations ({PRONUNCIATIONS_FILE})")
+    return PhoneVocabulary.from_gz(pronunciations)
 
 
 def load_exported(path) -> ExportedModel:
@@ -317,30 +342,35 @@ def _load_savedmodel(path: Path) -> ExportedModel:
 
     def run(samples):
         return serve(waveform=tf.constant(samples))["log_probs"].numpy()
-    return ExportedModel(path, json.loads(meta_file.read_text()), run)
+    pronunciations = path / "assets.extra" / PRONUNCIATIONS_FILE
+    return ExportedModel(path, json.loads(meta_file.read_text()), run,
+                         pronunciations.read_bytes() if pronunciations.is_file() else None)
 
 
 def _load_tflite(path: Path) -> ExportedModel:
     from ai_edge_litert.interpreter import Interpreter
 
     content = path.read_bytes()
-    meta = json.loads(_read_metadata(content, METADATA_NAME, path))
+    entries = _read_metadata(content, path)
+    if METADATA_NAME not in entries:
+        raise ExportError(f"{path}: not an asr TFLite export (no {METADATA_NAME!r} metadata)")
     runner = Interpreter(model_content=content).get_signature_runner(SIGNATURE)
 
     def run(samples):
         return runner(waveform=samples)["log_probs"]
-    return ExportedModel(path, meta, run)
+    return ExportedModel(path, json.loads(entries[METADATA_NAME]), run, entries.get(PRONUNCIATIONS_FILE))
 
 
-def _read_metadata(content: bytes, name: str, path) -> bytes:
+def _read_metadata(content: bytes, path) -> dict[str, bytes]:
+    """The metadata entries of a TFLite file: name -> data."""
     from ai_edge_litert import schema_py_generated as schema
 
     try:
         model = schema.Model.GetRootAs(content, 0)
+        entries = {}
         for i in range(model.MetadataLength()):
             entry = model.Metadata(i)
-            if entry.Name().decode() == name:
-                return model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+            entries[entry.Name().decode()] = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
+        return entries
     except Exception as e:  # noqa: BLE001 - flatbuffers raises anything on a file that is not TFLite
         raise ExportError(f"{path}: not a TFLite file ({type(e).__name__})") from None
-    raise ExportError(f"{path}: not an asr TFLite export (no {name!r} metadata)")

@@ -28,6 +28,10 @@ SPHINX_ZERO = -536870912  # pocketsphinx's log probability of a word it does not
 SPHINX_LOG10 = math.log10(1.0001)  # pocketsphinx's log base is 1.0001
 
 
+class MissingPackage(ValueError):
+    """A model that needs a package which is not installed."""
+
+
 class SphinxLM:
     """A 3-gram model shipped in the pocketsphinx package (`name`: its folder under the package's model path,
     "en-us": general US English), queried in place."""
@@ -36,7 +40,8 @@ class SphinxLM:
         try:
             import pocketsphinx
         except ImportError:
-            raise ValueError("the pocketsphinx package is not installed (pip install pocketsphinx)") from None
+            raise MissingPackage("needs the pocketsphinx package, which is not installed "
+                                 "(pip install 'asr[lm]')") from None
         folder = Path(pocketsphinx.get_model_path()) / name
         lm_file, dictionary = folder / f"{name}.lm.bin", folder / f"cmudict-{name}.dict"
         if not lm_file.is_file() or not dictionary.is_file():

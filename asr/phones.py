@@ -63,16 +63,21 @@ def guess_pronunciation(word: str) -> list[str]:
 def read_cmudict(path) -> dict[str, list[str]]:
     """`word PH1 PH2 ...` lines (CMU dictionary format; stress digits and `# comments` dropped), first
     pronunciation of each word kept; variants (`word(2)`) are skipped."""
-    out: dict[str, list[str]] = {}
     opener = gzip.open if str(path).endswith(".gz") else open
     with opener(path, "rt", encoding="utf-8") as f:
-        for line in f:
-            parts = line.split("#")[0].split()
-            if len(parts) < 2 or "(" in parts[0] or parts[0] in out:
-                continue
-            phones = [p.rstrip("012") for p in parts[1:]]
-            if all(p in CODE for p in phones):
-                out[parts[0]] = phones
+        return parse_cmudict(f)
+
+
+def parse_cmudict(lines) -> dict[str, list[str]]:
+    """read_cmudict of lines of text."""
+    out: dict[str, list[str]] = {}
+    for line in lines:
+        parts = line.split("#")[0].split()
+        if len(parts) < 2 or "(" in parts[0] or parts[0] in out:
+            continue
+        phones = [p.rstrip("012") for p in parts[1:]]
+        if all(p in CODE for p in phones):
+            out[parts[0]] = phones
     return out
 
 
@@ -127,8 +132,17 @@ class PhoneVocabulary(Vocabulary):
     def save(self, path) -> None:
         """tokens.txt with the phone names, and the pronunciations beside it (PRONUNCIATIONS_FILE)."""
         super().save(path)
-        with gzip.open(Path(path).parent / PRONUNCIATIONS_FILE, "wt", encoding="utf-8", compresslevel=9) as f:
-            f.writelines(f"{w} {' '.join(p)}\n" for w, p in sorted(self.pronunciations.items()))
+        (Path(path).parent / PRONUNCIATIONS_FILE).write_bytes(self.pronunciations_gz())
+
+    def pronunciations_gz(self) -> bytes:
+        """The pronunciations as PRONUNCIATIONS_FILE holds them: gzipped `word PH1 PH2 ...` lines."""
+        text = "".join(f"{w} {' '.join(p)}\n" for w, p in sorted(self.pronunciations.items()))
+        return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
+
+    @classmethod
+    def from_gz(cls, data: bytes) -> "PhoneVocabulary":
+        """The vocabulary of pronunciations_gz() bytes."""
+        return cls(parse_cmudict(gzip.decompress(data).decode("utf-8").splitlines()))
 
     @classmethod
     def from_cmudict(cls, path=None) -> "PhoneVocabulary":

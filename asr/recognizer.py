@@ -8,6 +8,7 @@ LiteRT, for processes that should not load TensorFlow).
 from __future__ import annotations
 
 import json
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
@@ -40,8 +41,13 @@ class Transcript:
 
 
 LM_FILE = "lm.arpa.gz"  # a model directory's own word language model, used by default when present
-LM_MIX_FILE = "lm.json"  # or a mix of models (asr/mixlm.py), which wins over LM_FILE when both are there
+LM_MIX_FILE = "lm.json"  # or a mix of models (asr/mixlm.py), which wins over LM_FILE when both are there (and
+# gives way to it, with a warning, when the mix needs a package that is not installed)
 DECODING_FILE = "decoding.json"  # its tuned beam width, LM weight and word bonus
+
+
+class LMFallbackWarning(UserWarning):
+    """A model's own LM mix could not load (a package is missing), so its plain LM_FILE decodes instead."""
 
 
 @dataclass(frozen=True)
@@ -52,13 +58,21 @@ class DecodingConfig:
     lm_words_only: bool = False  # with the LM: every word must be in its vocabulary (a lexicon)
 
     @classmethod
-    def of_model(cls, model_dir: Path | None, lm_weight: float | None = None, word_bonus: float | None = None):
-        """The model directory's DECODING_FILE (if any) with the given values put over it."""
+    def of_model(cls, model_dir: Path | None, lm_weight: float | None = None, word_bonus: float | None = None,
+                 lm_file: str | None = None):
+        """The model directory's DECODING_FILE (if any) with the given values put over it.
+
+        The file's settings are for the model's first LM (LM_MIX_FILE if it has one); its optional "per_lm"
+        section holds the settings tuned for another of its LM files: {"per_lm": {"lm.arpa.gz": {...}}}, used
+        when `lm_file` names it.
+        """
         path = model_dir / DECODING_FILE if model_dir is not None else None
         try:
             saved = json.loads(path.read_text()) if path is not None and path.is_file() else {}
         except (OSError, ValueError) as e:
             raise CheckpointError(f"{path}: cannot read ({e})") from None
+        per_lm = saved.pop("per_lm", {})
+        saved = {**saved, **per_lm.get(lm_file, {})}
         unknown = set(saved) - {f.name for f in fields(cls)}
         if unknown:
             raise CheckpointError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
@@ -89,16 +103,12 @@ class Recognizer:
         self.hotwords = Hotwords(hotwords, vocab) if hotwords else None
         phones = isinstance(vocab, PhoneVocabulary)
         self._hotword_of = {vocab.pronounce(w): w for w in hotwords} if phones and hotwords else {}
-        self.decoding = DecodingConfig.of_model(self.model_dir, lm_weight, word_bonus)
-        self.lm_path = self._lm_path(lm)
+        self.lm_path, ngram = self._load_lm(lm)
+        own = lm is True and self.lm_path is not None
+        self.decoding = DecodingConfig.of_model(self.model_dir, lm_weight, word_bonus,
+                                                self.lm_path.name if own else None)
         self.lm = None
-        if self.lm_path is not None:
-            from asr.mixlm import load_lm
-            try:
-                ngram = load_lm(self.lm_path)
-            except (OSError, ValueError, KeyError, IndexError, EOFError) as e:
-                raise CheckpointError(f"{self.lm_path}: not a usable language model "
-                                      f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        if ngram is not None:
             self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus)
             if self.decoding.lm_words_only and self.lexicon is None and use_lexicon:
                 self.lexicon = lm_lexicon(ngram, vocab)
@@ -115,17 +125,35 @@ class Recognizer:
         raise ValueError("this model cannot stream: streaming needs a unidirectional model directory run by "
                          "TensorFlow (the shipped 'english-stream' or 'digits-stream')")
 
-    def _lm_path(self, lm) -> Path | None:
-        """lm=True: the model's own LM_MIX_FILE or LM_FILE if it has one; False or None: no LM; a path: that
-        ARPA file or mix description."""
+    def _load_lm(self, lm):
+        """(path, loaded model) of the LM to decode with, or (None, None).
+
+        lm=True: the model's own LM_MIX_FILE, or its LM_FILE (also when the mix needs a package that is not
+        installed: then with an LMFallbackWarning); False or None: no LM; a path: that ARPA file or mix description.
+        """
+        from asr.mixlm import MissingPackage, load_lm
+
         if lm is True:
             own = [self.model_dir / name for name in (LM_MIX_FILE, LM_FILE)] if self.model_dir is not None else []
-            return next((path for path in own if path.is_file()), None)
-        if not lm:
-            return None
-        if not Path(lm).is_file():
+            candidates = [path for path in own if path.is_file()]
+        elif not lm:
+            candidates = []
+        elif not Path(lm).is_file():
             raise FileNotFoundError(f"{lm}: no such language model file")
-        return Path(lm)
+        else:
+            candidates = [Path(lm)]
+        for i, path in enumerate(candidates):
+            try:
+                return path, load_lm(path)
+            except MissingPackage as e:
+                if i + 1 == len(candidates):
+                    raise CheckpointError(f"{path}: {e}") from None
+                warnings.warn(f"{path} {e}; decoding with {candidates[i + 1].name} instead", LMFallbackWarning,
+                              stacklevel=4)
+            except (OSError, ValueError, KeyError, IndexError, EOFError) as e:
+                raise CheckpointError(f"{path}: not a usable language model "
+                                      f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
+        return None, None
 
     def warm_up(self) -> None:
         """Build the graph (a few seconds, once) on one second of silence, before the first real input."""
@@ -188,9 +216,8 @@ class Recognizer:
             return hypothesis
         spelled = tuple(hypothesis.text.split())
         words = self.lm.fresh().words(spelled) if self.lm else spelled
-        words = [self._hotword_of.get(s) or (w if w != s else self.vocab.word_for(s)) for w, s in zip(words, spelled)]
-        return replace(hypothesis, text=" ".join(words),
-                       words=tuple(replace(w, word=x) for w, x in zip(hypothesis.words, words)))
+        return hypothesis.with_words(self._hotword_of.get(s) or (w if w != s else self.vocab.word_for(s))
+                                     for w, s in zip(words, spelled))
 
     def new_search(self, beam_width: int | None = None) -> PrefixBeamSearch:
         """A prefix beam search with this recognizer's lexicon, LM and hotwords, for one utterance."""

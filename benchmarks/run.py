@@ -277,12 +277,6 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
-def _exports(name: str) -> bool:
-    """Whether `asr export` takes this shipped model (character models only, for now)."""
-    from asr import config, models
-    return config.load(models.resolve(name) / "config.json").model.tokens == "chars"
-
-
 def run(quick: bool) -> dict:
     from asr import models
     settings = QUICK if quick else FULL
@@ -300,7 +294,7 @@ def run(quick: bool) -> dict:
         results["inference"] += bench_inference(name, settings["long_inputs_s"], settings["inference_repeats"])
     results["export"] = []
     with tempfile.TemporaryDirectory() as folder:
-        for name in [n for n in models.shipped() if n in (settings["export_models"] or [n]) and _exports(n)]:
+        for name in [n for n in models.shipped() if n in (settings["export_models"] or [n])]:
             progress(f"export, {name} ...")
             results["export"] += bench_export(name, Path(folder), settings["inference_repeats"])
     results["machine"]["load_average_at_end"] = _load_average()

@@ -23,6 +23,7 @@ from asr.decode import greedy_decode
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "samples"
 CLIPS = {"english": sorted(SAMPLES.glob("librispeech-*.opus")), "digits": sorted(SAMPLES.glob("fsdd-*.wav"))}
+CLIPS["english-phones"] = CLIPS["english"]
 # Largest |log-prob difference| to the Keras model over every frame and token of the sample clips.
 FLOAT_BOUND = {"savedmodel": 1e-5, "tflite": 1e-3}  # measured: 0 (same graph) and 2e-5
 # (largest |log-prob difference|, CER of the greedy transcripts against the Keras model's); measured on
@@ -34,7 +35,7 @@ QUANTIZED_BOUND = {"dynamic": (0.5, 0.05), "int8": (8.0, 0.20)}
 class Reference:
     clips: list  # float32 [samples] at the model rate
     log_probs: list  # float32 [frames, tokens], Transcriber.log_probs
-    texts: list  # greedy transcripts
+    texts: list  # greedy transcripts (a phone model's in the dictionary's words)
     transcriber: object
 
 
@@ -45,10 +46,10 @@ def keras():
 
     def get(name: str) -> Reference:
         if name not in cache:
-            model = asr.load_model(name, beam_width=1, use_lexicon=False)
+            model = asr.load_model(name, beam_width=1, use_lexicon=False, lm=False)
             clips = [load_audio(p, model.sample_rate_hz) for p in CLIPS[name]]
             log_probs = [model.log_probs(c) for c in clips]
-            texts = [greedy_decode(lp, model.vocab, model.frame_s).text for lp in log_probs]
+            texts = [model.in_words(greedy_decode(lp, model.vocab, model.frame_s)).text for lp in log_probs]
             cache[name] = Reference(clips, log_probs, texts, model)
         return cache[name]
     return get
@@ -77,7 +78,7 @@ def largest_difference(model: export.ExportedModel, ref: Reference) -> float:
 
 # --- parity with the Keras model ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("name", ["english", "digits"])
+@pytest.mark.parametrize("name", ["english", "english-phones", "digits"])
 @pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
 def test_a_float_export_gives_the_keras_log_probs_and_transcripts(keras, exported, name, fmt):
     ref, model = keras(name), exported(name, fmt)
@@ -154,6 +155,20 @@ def test_an_export_describes_itself(keras, exported, fmt, quantize):
     assert (meta["format"], meta["quantize"], meta["source_model"]) == (fmt, quantize, "digits")
     assert meta["sample_rate_hz"] == ref.sample_rate_hz and meta["frame_s"] == pytest.approx(ref.frame_s)
     assert meta["tokens"] == ref.vocab.symbols()
+
+
+@pytest.mark.parametrize("fmt", ["savedmodel", "tflite"])
+def test_a_phone_model_exports_with_its_pronunciations(keras, exported, fmt):
+    model, ref = exported("english-phones", fmt), keras("english-phones").transcriber
+    assert model.meta["units"] == "phones" and model.meta["tokens"] == ref.vocab.symbols()
+    assert model.vocab == ref.vocab  # every word's pronunciation, read back from the export
+    assert exported("digits", fmt).meta["units"] == "chars" and exported("digits", fmt).pronunciations is None
+
+
+def test_a_phone_export_without_its_pronunciations_is_an_error():
+    tokens = asr.load_model("english-phones", lm=False).vocab.symbols()
+    with pytest.raises(export.ExportError, match="x.tflite: a phone model without its pronunciations"):
+        export.vocabulary(tokens, None, "x.tflite")
 
 
 def test_loading_something_that_is_not_an_export_is_an_error(tmp_path):

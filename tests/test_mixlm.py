@@ -3,6 +3,7 @@ English 3-gram behind the decoder's LM interface, lm.json files, and a model dir
 import json
 import math
 import shutil
+import sys
 
 import pytest
 
@@ -115,4 +116,36 @@ def test_a_model_directory_with_lm_json_decodes_with_the_mix(tiny_model_dir, sam
     assert Transcriber(folder, lm=folder / LM_FILE).lm_path == folder / LM_FILE
     (folder / LM_MIX_FILE).write_text('{"mix": [{"arpa": "lm.arpa.gz", "weight": 2}]}')
     with pytest.raises(CheckpointError, match=f"{LM_MIX_FILE}: not a usable language model.*sum to 1"):
+        Transcriber(folder)
+
+
+def test_without_pocketsphinx_a_model_falls_back_from_its_mix_to_its_arpa_lm(tiny_model_dir, sample_rows, tmp_path,
+                                                                             monkeypatch):
+    """lm.json needs pocketsphinx; without it the model decodes with lm.arpa.gz and the weights tuned for it
+    (decoding.json's per_lm), and says so in a warning; with nothing to fall back to it is a CheckpointError."""
+    from asr.recognizer import LMFallbackWarning
+    from asr.text import normalize
+    folder = tmp_path / "model"
+    shutil.copytree(tiny_model_dir, folder)
+    sentences = [normalize(r["text"]).split() for r in sample_rows.values()]
+    lm_lib.write_arpa(lm_lib.estimate(sentences, order=2, discount_fallback=(0.5, 1.0, 1.5)), folder / LM_FILE)
+    (folder / LM_MIX_FILE).write_text(json.dumps({"mix": [{"arpa": LM_FILE, "weight": 0.5},
+                                                          {"pocketsphinx": "en-us", "weight": 0.5}]}))
+    (folder / DECODING_FILE).write_text(json.dumps({
+        "beam_width": 8, "lm_weight": 0.4, "word_bonus": 2.0, "lm_words_only": True,
+        "per_lm": {LM_FILE: {"lm_weight": 0.7, "word_bonus": 0.0}}}))
+    with_mix = Transcriber(folder)
+    assert with_mix.lm_path == folder / LM_MIX_FILE
+    assert (with_mix.decoding.lm_weight, with_mix.decoding.word_bonus) == (0.4, 2.0)
+    monkeypatch.setitem(sys.modules, "pocketsphinx", None)  # as if it were not installed: importing it fails
+    with pytest.warns(LMFallbackWarning, match=f"{LM_MIX_FILE} needs the pocketsphinx package.*"
+                                               f"decoding with {LM_FILE} instead"):
+        fallback = Transcriber(folder)
+    assert fallback.lm_path == folder / LM_FILE and not isinstance(fallback.lm.lm, MixedLM)
+    assert (fallback.decoding.lm_weight, fallback.decoding.word_bonus, fallback.decoding.beam_width) == (0.7, 0.0, 8)
+    with pytest.warns(LMFallbackWarning):
+        assert Transcriber(folder, lm_weight=0.2).decoding.lm_weight == 0.2  # what the caller gives still wins
+    (folder / LM_MIX_FILE).write_text(json.dumps({"mix": [{"pocketsphinx": "en-us", "weight": 1.0}]}))
+    (folder / LM_FILE).unlink()
+    with pytest.raises(CheckpointError, match=f"{LM_MIX_FILE}: needs the pocketsphinx package"):
         Transcriber(folder)

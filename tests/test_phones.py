@@ -158,12 +158,14 @@ def test_a_recognizer_over_a_phone_model_writes_words(tmp_path):
     assert hot.decode(log_probs, 0.56).text.split()[0] == "too"
 
 
-def test_the_shipped_phone_model_writes_words_and_does_not_export_yet(samples_dir, tmp_path):
+def test_the_shipped_phone_model_writes_words(samples_dir):
     from asr import load_model
-    from asr.export import ExportError, export
     model = load_model("english-phones")
     assert isinstance(model.vocab, PhoneVocabulary) and model.lm is not None and model.lexicon is not None
     result = model.transcribe(samples_dir / "librispeech-2428-83699-0011.opus")  # all night it had been ...
     assert result.text.endswith("blowing and raining") and len(result.words) == len(result.text.split())
-    with pytest.raises(ExportError, match="english-phones: a phones model; only character models export"):
-        export("english-phones", "tflite", tmp_path / "x.tflite")
+
+
+def test_pronunciations_survive_gzip_bytes():
+    vocab = PhoneVocabulary({"two": ["T", "UW"], "cats": ["K", "AE", "T", "S"]})
+    assert PhoneVocabulary.from_gz(vocab.pronunciations_gz()) == vocab

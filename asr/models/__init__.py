@@ -5,7 +5,7 @@ import json
 from pathlib import Path
 
 SHIPPED_DIR = Path(__file__).parent
-DEFAULT_MODEL = "english"
+DEFAULT_MODEL = "english-phones"
 
 
 class CheckpointError(Exception):

@@ -10,6 +10,7 @@
 #   bash recipes/mini_librispeech/run.sh lm mix           # that LM mixed with pocketsphinx's general English 3-gram
 #   bash recipes/mini_librispeech/run.sh phones lm phones_lm  # phones instead of characters, from the english
 #                                                         # model's weights; with the word LM
+#   bash recipes/mini_librispeech/run.sh phones2          # a warm restart of the phone model (6 epochs, 5e-4)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -73,6 +74,15 @@ if stage phones; then
     --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
   # no LM: each pronunciation written as the dictionary's word for it
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm/best" --out "$EXP/phone_bilstm/eval-dev-dict"
+fi
+
+if stage phones2; then
+  # a warm restart of the phone model from its best weights: 6 more epochs, peak LR 5e-4
+  asr train --config recipes/mini_librispeech/phones.toml --set "train.init_from=$EXP/phone_bilstm/best" \
+    --set train.learning_rate=5e-4 --set train.seed=5 --set train.epochs=6 --train "$EXP/data/train.jsonl" \
+    --valid "$EXP/data/valid.jsonl" --out "$EXP/phone_bilstm2" --cache-dir "$EXP/features" \
+    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm2/best" --out "$EXP/phone_bilstm2/eval-dev-dict"
 fi
 
 if stage phones_lm; then
