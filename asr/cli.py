@@ -84,16 +84,21 @@ def _hotwords(texts) -> dict[str, float]:
 def _load(args):
     """The model named by --model, with --beam (and --hotword); a missing or broken model is a UsageError."""
     hotwords = _hotwords(getattr(args, "hotword", None))
-    with _native_stderr_silenced():
+    with warnings.catch_warnings(record=True) as caught, _native_stderr_silenced():
         from asr import load_model
         from asr.export import ExportError
         from asr.models import CheckpointError
+        from asr.recognizer import LMFallbackWarning
         try:
-            return load_model(args.model, beam_width=args.beam, use_lexicon=not args.no_lexicon, hotwords=hotwords,
-                              lm=False if args.no_lm else (args.lm or True), lm_weight=args.lm_weight,
-                              word_bonus=args.word_bonus)
+            model = load_model(args.model, beam_width=args.beam, use_lexicon=not args.no_lexicon, hotwords=hotwords,
+                               lm=False if args.no_lm else (args.lm or True), lm_weight=args.lm_weight,
+                               word_bonus=args.word_bonus)
         except (FileNotFoundError, CheckpointError, ExportError) as e:
             raise UsageError(str(e)) from None
+    for w in caught:  # ours in one line, after stderr is back; the libraries' notes stay hidden
+        if issubclass(w.category, LMFallbackWarning):
+            print(f"asr: warning: {w.message}", file=sys.stderr, flush=True)
+    return model
 
 
 def _output_name(path: Path, used: set, suffix: str) -> str:
@@ -230,15 +235,16 @@ def cmd_evaluate(args) -> int:
 
 def cmd_models(args) -> int:
     from asr import models
-    print(f"{'name':<18} {'size':>7}  {'parameters':>10}  measured")
-    for name in models.shipped():
+    labels = {name: name + (" (default)" if name == models.DEFAULT_MODEL else "") for name in models.shipped()}
+    width = max(map(len, ["name", *labels.values()]))
+    print(f"{'name':<{width}} {'size':>7}  {'parameters':>10}  measured")
+    for name, label in labels.items():
         path = models.SHIPPED_DIR / name
         info = models.read_metrics(path)
         size_mb = (path / "model.npz").stat().st_size / 1e6
         scores = "; ".join(f"{e['data']} ({e['decoding']}): WER {e['wer']:.2%}"
                            for e in info.get("evaluations", [])) or "-"
-        label = name + (" (default)" if name == models.DEFAULT_MODEL else "")
-        print(f"{label:<18} {size_mb:>5.1f}MB  {info.get('parameters', 0):>10,}  {scores}")
+        print(f"{label:<{width}} {size_mb:>5.1f}MB  {info.get('parameters', 0):>10,}  {scores}")
     return 0
 
 
@@ -453,20 +459,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-_DEFAULT_FORMATWARNING = warnings.formatwarning
-
-
-def _formatwarning(message, category, filename, lineno, line=None) -> str:
-    """asr's own warnings (asr.recognizer.LMFallbackWarning) in one line, as the command's errors are."""
-    from asr.recognizer import LMFallbackWarning
-    if issubclass(category, LMFallbackWarning):
-        return f"asr: warning: {message}\n"
-    return _DEFAULT_FORMATWARNING(message, category, filename, lineno, line)
-
-
 def main(argv=None) -> int:
     _quiet_tensorflow()
-    warnings.formatwarning = _formatwarning
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command in NEEDS_TENSORFLOW and not str(getattr(args, "model", "") or "").endswith(".tflite"):

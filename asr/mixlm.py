@@ -41,7 +41,7 @@ class SphinxLM:
             import pocketsphinx
         except ImportError:
             raise MissingPackage("needs the pocketsphinx package, which is not installed "
-                                 "(pip install 'asr[lm]')") from None
+                                 "(pip install pocketsphinx)") from None
         folder = Path(pocketsphinx.get_model_path()) / name
         lm_file, dictionary = folder / f"{name}.lm.bin", folder / f"cmudict-{name}.dict"
         if not lm_file.is_file() or not dictionary.is_file():

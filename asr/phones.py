@@ -82,12 +82,12 @@ def parse_cmudict(lines) -> dict[str, list[str]]:
 
 
 def cmudict_path() -> Path:
-    """The CMU pronouncing dictionary shipped by pocketsphinx (`pip install 'asr[lm]'`)."""
+    """The CMU pronouncing dictionary shipped by pocketsphinx (`pip install pocketsphinx`)."""
     try:
         import pocketsphinx
     except ImportError:
         raise RuntimeError("phone models need the CMU pronouncing dictionary from pocketsphinx: "
-                           "pip install 'asr[lm]'") from None
+                           "pip install pocketsphinx") from None
     return Path(pocketsphinx.get_model_path()) / "en-us" / "cmudict-en-us.dict"
 
 

@@ -59,8 +59,8 @@ class DecodingConfig:
 
     @classmethod
     def of_model(cls, model_dir: Path | None, lm_weight: float | None = None, word_bonus: float | None = None,
-                 lm_file: str | None = None):
-        """The model directory's DECODING_FILE (if any) with the given values put over it.
+                 lm_file: str | None = None, defaults: dict | None = None):
+        """The model directory's DECODING_FILE (if any) over `defaults`, with the given values put over it.
 
         The file's settings are for the model's first LM (LM_MIX_FILE if it has one); its optional "per_lm"
         section holds the settings tuned for another of its LM files: {"per_lm": {"lm.arpa.gz": {...}}}, used
@@ -77,7 +77,7 @@ class DecodingConfig:
         if unknown:
             raise CheckpointError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
         given = {k: v for k, v in (("lm_weight", lm_weight), ("word_bonus", word_bonus)) if v is not None}
-        return cls(**{**saved, **given})
+        return cls(**{**(defaults or {}), **saved, **given})
 
 
 class Recognizer:
@@ -105,8 +105,11 @@ class Recognizer:
         self._hotword_of = {vocab.pronounce(w): w for w in hotwords} if phones and hotwords else {}
         self.lm_path, ngram = self._load_lm(lm)
         own = lm is True and self.lm_path is not None
+        # a phone model can only write the LM's words as words (others come out as phones run together), so with
+        # no DECODING_FILE saying otherwise its beam keeps to them
         self.decoding = DecodingConfig.of_model(self.model_dir, lm_weight, word_bonus,
-                                                self.lm_path.name if own else None)
+                                                self.lm_path.name if own else None,
+                                                {"lm_words_only": True} if phones else None)
         self.lm = None
         if ngram is not None:
             self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus)

@@ -119,8 +119,8 @@ def test_a_model_directory_with_lm_json_decodes_with_the_mix(tiny_model_dir, sam
         Transcriber(folder)
 
 
-def test_without_pocketsphinx_a_model_falls_back_from_its_mix_to_its_arpa_lm(tiny_model_dir, sample_rows, tmp_path,
-                                                                             monkeypatch):
+def test_without_pocketsphinx_a_model_falls_back_from_its_mix_to_its_arpa_lm(tiny_model_dir, sample_rows, samples_dir,
+                                                                             tmp_path, monkeypatch, capsys):
     """lm.json needs pocketsphinx; without it the model decodes with lm.arpa.gz and the weights tuned for it
     (decoding.json's per_lm), and says so in a warning; with nothing to fall back to it is a CheckpointError."""
     from asr.recognizer import LMFallbackWarning
@@ -145,6 +145,10 @@ def test_without_pocketsphinx_a_model_falls_back_from_its_mix_to_its_arpa_lm(tin
     assert (fallback.decoding.lm_weight, fallback.decoding.word_bonus, fallback.decoding.beam_width) == (0.7, 0.0, 8)
     with pytest.warns(LMFallbackWarning):
         assert Transcriber(folder, lm_weight=0.2).decoding.lm_weight == 0.2  # what the caller gives still wins
+    from asr.cli import main  # the command says so in one line on stderr, and transcribes
+    assert main(["transcribe", "--model", str(folder), "--quiet", str(samples_dir / "fsdd-0_jackson_0.wav")]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("asr: warning: ") and err.count("\n") == 1 and f"decoding with {LM_FILE} instead" in err
     (folder / LM_MIX_FILE).write_text(json.dumps({"mix": [{"pocketsphinx": "en-us", "weight": 1.0}]}))
     (folder / LM_FILE).unlink()
     with pytest.raises(CheckpointError, match=f"{LM_MIX_FILE}: needs the pocketsphinx package"):

@@ -148,7 +148,9 @@ def test_a_recognizer_over_a_phone_model_writes_words(tmp_path):
         probs[2 * i + 1, 0] = 1.0
     log_probs = np.log(probs / probs.sum(axis=1, keepdims=True))
     with_lm = Recognizer(VOCAB, 16000, 0.04, None, lm=tmp_path / "lm.arpa")
-    assert with_lm.decoding == DecodingConfig() and with_lm.beam_width == 16
+    # no decoding.json: the defaults, but the beam kept to the LM's words (a phone model cannot spell others)
+    assert with_lm.decoding == DecodingConfig(lm_words_only=True) and with_lm.beam_width == 16
+    assert with_lm.lexicon is not None
     result = with_lm.decode(log_probs, 0.56)
     assert result.text == "two cats" and [w.word for w in result.words] == ["two", "cats"]
     assert result.words[1].start_s == pytest.approx(6 * 0.04)

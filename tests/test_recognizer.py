@@ -7,7 +7,7 @@ import pytest
 
 from asr import lm as lm_lib
 from asr.models import CheckpointError
-from asr.recognizer import DECODING_FILE, LM_FILE, DecodingConfig
+from asr.recognizer import DECODING_FILE, LM_FILE, LM_MIX_FILE, DecodingConfig
 from asr.transcribe import Transcriber
 from asr.text import normalize
 
@@ -84,7 +84,7 @@ def test_the_default_english_model_decodes_with_its_own_lm_and_vocabulary(sample
     from asr import load_model
     from asr.models import DEFAULT_MODEL, SHIPPED_DIR
     model = load_model()
-    assert model.lm_path.parent == SHIPPED_DIR / DEFAULT_MODEL and model.beam_width >= 8
+    assert model.lm_path == SHIPPED_DIR / DEFAULT_MODEL / LM_MIX_FILE and model.beam_width >= 8
     assert model.lexicon is not None and len(model.lexicon.words) > 10_000
     text = model.transcribe(samples_dir / CLIP).text
     assert text and all(tuple(model.vocab.encode(w)) in model.lexicon.words for w in text.split())

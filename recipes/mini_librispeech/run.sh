@@ -10,7 +10,8 @@
 #   bash recipes/mini_librispeech/run.sh lm mix           # that LM mixed with pocketsphinx's general English 3-gram
 #   bash recipes/mini_librispeech/run.sh phones lm phones_lm  # phones instead of characters, from the english
 #                                                         # model's weights; with the word LM
-#   bash recipes/mini_librispeech/run.sh phones2          # a warm restart of the phone model (6 epochs, 5e-4)
+#   bash recipes/mini_librispeech/run.sh phones2 phones2_lm  # a warm restart of the phone model (6 epochs, 5e-4);
+#                                                         # with the LM, and the LM mix (the shipped default)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -24,11 +25,11 @@ CONFIG=recipes/mini_librispeech/config.toml
 STAGES=${*:-prepare train evaluate lm tune evaluate_lm}
 MODEL=${MODEL:-$EXP/char_bilstm/best}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
-# with_lm MODEL TUNE_DIR OUT: LM weight and word bonus of acoustic model MODEL tuned on valid (the beam kept to the
-# LM's words; grid in TUNE_DIR), then OUT = MODEL + the word LM (stage lm) + the tuned decoding.json
+# with_lm MODEL TUNE_DIR OUT [TUNING OPTIONS]: LM weight and word bonus of acoustic model MODEL tuned on valid (the
+# beam kept to the LM's words; grid in TUNE_DIR), then OUT = MODEL + the word LM (stage lm) + the tuned decoding.json
 with_lm() {
   python recipes/mini_librispeech/tune_decoding.py "$1" "$EXP/lm/3gram-prune001.arpa.gz" "$EXP/data/valid.jsonl" \
-    --out "$2" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
+    --out "$2" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4 "${@:4}"
   rm -rf "$3" && cp -r "$1" "$3"
   cp "$EXP/lm/3gram-prune001.arpa.gz" "$3/lm.arpa.gz" && cp "$2/decoding.json" "$3/"
 }
@@ -91,6 +92,22 @@ if stage phones_lm; then
   P=$EXP/phone_bilstm
   with_lm "$P/best" "$P/tune" "$EXP/english_phones"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones" --out "$P/eval-dev-lm"
+fi
+
+if stage phones2_lm; then
+  # the shipped default: the phones2 model with the word LM (a finer grid), then the same with lm.json (our LM mixed
+  # with pocketsphinx's, weight by perplexity on valid; LM weight and bonus tuned on valid), which falls back to the
+  # plain LM and its own weights (decoding.json per_lm) where pocketsphinx is not installed; both scored on dev
+  P=$EXP/phone_bilstm2 M=$EXP/english_phones2
+  GRID=(--weights 0.4 0.6 0.8 1.0 --bonuses 0 1 2 3)
+  with_lm "$P/best" "$P/tune" "$EXP/english_phones2_plain" "${GRID[@]}"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones2_plain" --out "$P/eval-dev-lm"
+  rm -rf "$M" && cp -r "$EXP/english_phones2_plain" "$M"
+  python recipes/mini_librispeech/mix_lm.py "$M/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$M/lm.json"
+  python recipes/mini_librispeech/tune_decoding.py "$P/best" "$M/lm.json" "$EXP/data/valid.jsonl" \
+    --out "$P/tune_mix" --lm-words-only --beam 16 "${GRID[@]}" --fallback "$P/tune/decoding.json"
+  cp "$P/tune_mix/decoding.json" "$M/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$M" --out "$P/eval-dev-mix"
 fi
 
 if stage stream; then

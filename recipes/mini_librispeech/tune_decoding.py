@@ -1,7 +1,7 @@
 """Tune the LM weight and word bonus of beam search + word LM on held-back training speakers (never on dev).
 
     python recipes/mini_librispeech/tune_decoding.py MODEL_DIR LM.arpa.gz|lm.json VALID.jsonl --out DIR \
-        [--beam 16] [--weights 0.3 0.5 0.8 1.2] [--bonuses 0 1 2 3]
+        [--beam 16] [--weights 0.3 0.5 0.8 1.2] [--bonuses 0 1 2 3] [--fallback PLAIN/decoding.json]
 
 The acoustic model runs once per clip; every (weight, bonus) pair then re-decodes the cached log posteriors.
 Writes DIR/grid.jsonl (one line per pair: WER, CER, decoding seconds) and DIR/decoding.json (the best pair, in
@@ -22,6 +22,7 @@ from asr.decode import beam_search
 from asr.fusion import LanguageModelScore, homophones_of, lm_lexicon
 from asr.mixlm import load_lm
 from asr.manifest import read_manifest
+from asr.recognizer import LM_FILE
 from asr.transcribe import Transcriber
 
 
@@ -36,6 +37,9 @@ def main(argv=None) -> int:
     parser.add_argument("--bonuses", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
     parser.add_argument("--lm-words-only", action="store_true",
                         help="constrain the beam to words of the LM's vocabulary (a lexicon)")
+    parser.add_argument("--fallback", type=Path, metavar="DECODING_JSON",
+                        help="the decoding.json tuned for the model's lm.arpa.gz alone: its LM weight and word bonus "
+                             "go in the written file's per_lm section (used when lm.json cannot load)")
     args = parser.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -67,6 +71,9 @@ def main(argv=None) -> int:
     best = min(rows, key=lambda r: (r["wer"], r["cer"]))
     decoding = {"beam_width": args.beam, "lm_weight": best["lm_weight"], "word_bonus": best["word_bonus"],
                 "lm_words_only": args.lm_words_only}
+    if args.fallback:
+        plain = json.loads(args.fallback.read_text())
+        decoding["per_lm"] = {LM_FILE: {k: plain[k] for k in ("beam_width", "lm_weight", "word_bonus")}}
     (out / "decoding.json").write_text(json.dumps(decoding, indent=2) + "\n")
     print("| LM weight | word bonus | WER | CER |\n| --- | --- | --- | --- |")
     for r in rows:

@@ -5,13 +5,13 @@
 #   bash recipes/speechocean762/run.sh                   # all stages
 #   bash recipes/speechocean762/run.sh evaluate          # only scoring
 # Environment: DATA (default ../shared/data/speechocean762), EXP (default exp/speechocean762),
-# MODEL (a shipped model name or model directory; default english), SPLIT (train or test; default train),
+# MODEL (a shipped model name or model directory; default english-phones, the default model), SPLIT (train or test; default train),
 # LIMIT (score only the first N clips).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/speechocean762}
 EXP=${EXP:-exp/speechocean762}
-MODEL=${MODEL:-english}
+MODEL=${MODEL:-english-phones}
 SPLIT=${SPLIT:-train}
 STAGES=${*:-prepare evaluate}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
