@@ -12,6 +12,7 @@
 #                                                         # model's weights; with the word LM
 #   bash recipes/mini_librispeech/run.sh phones2 phones2_lm  # a warm restart of the phone model (6 epochs, 5e-4);
 #                                                         # with the LM, and the LM mix (the shipped default)
+#   bash recipes/mini_librispeech/run.sh phones3          # a third run of the phone model (10 epochs, 4e-4)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -92,6 +93,16 @@ if stage phones_lm; then
   P=$EXP/phone_bilstm
   with_lm "$P/best" "$P/tune" "$EXP/english_phones"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones" --out "$P/eval-dev-lm"
+fi
+
+if stage phones3; then
+  # a third run of the phone model, from the second's best weights: 10 epochs, peak LR 4e-4 (resumes; started
+  # 2026-12-04, not yet finished or scored)
+  asr train --config recipes/mini_librispeech/phones.toml --set "train.init_from=$EXP/phone_bilstm2/best" \
+    --set train.learning_rate=4e-4 --set train.seed=6 --set train.epochs=10 --train "$EXP/data/train.jsonl" \
+    --valid "$EXP/data/valid.jsonl" --out "$EXP/phone_bilstm3" --cache-dir "$EXP/features" \
+    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm3/best" --out "$EXP/phone_bilstm3/eval-dev-dict"
 fi
 
 if stage phones2_lm; then
