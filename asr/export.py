@@ -49,7 +49,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.decode import Hypothesis, greedy_decode
-from asr.phones import PRONUNCIATIONS_FILE, PhoneVocabulary
+from asr.phones import PHONES, PRONUNCIATIONS_FILE, PhoneVocabulary
 from asr.text import BLANK_SYMBOL, Vocabulary
 
 FORMATS = ("savedmodel", "tflite")
@@ -165,7 +165,7 @@ def export(name_or_dir, fmt: str, out, quantize: str = "none", calibration_files
     model_dir = models.resolve(name_or_dir)
     cfg, vocab, model = checkpoint.load_model_dir(model_dir)
     meta = metadata(str(name_or_dir or models.DEFAULT_MODEL), cfg, vocab, fmt, quantize)
-    pronunciations = vocab.pronunciations_gz() if isinstance(vocab, PhoneVocabulary) else None
+    pronunciations = (model_dir / PRONUNCIATIONS_FILE).read_bytes() if isinstance(vocab, PhoneVocabulary) else None
     if fmt == "savedmodel":
         return export_savedmodel(model, cfg, out, meta, pronunciations)
     calibration = [load_audio(f, cfg.features.sample_rate_hz) for f in calibration_files]
@@ -315,7 +315,7 @@ def vocabulary(tokens: list[str], pronunciations: bytes | None = None, path="exp
     """The Vocabulary of an export's token symbols: characters, or phones with their pronunciations."""
     if not tokens or tokens[0] != BLANK_SYMBOL:
         raise ExportError(f"{path}: the first token must be {BLANK_SYMBOL}")
-    if tokens[1:] != PhoneVocabulary({}).symbols()[1:]:
+    if tokens[1:] != [" ", *PHONES]:  # PhoneVocabulary.symbols()
         return Vocabulary("".join(tokens[1:]))
     if pronunciations is None:
         raise ExportError(f"{path}: a phone model without its pronunciations ({PRONUNCIATIONS_FILE})")

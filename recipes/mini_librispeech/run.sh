@@ -26,6 +26,12 @@ CONFIG=recipes/mini_librispeech/config.toml
 STAGES=${*:-prepare train evaluate lm tune evaluate_lm}
 MODEL=${MODEL:-$EXP/char_bilstm/best}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
+# train_from CONFIG INIT OUT [OPTIONS]: train into OUT (resumes from its latest checkpoint) with CONFIG, starting from
+# the weights of model directory INIT
+train_from() {
+  asr train --config "$1" --set "train.init_from=$2" "${@:4}" --train "$EXP/data/train.jsonl" \
+    --valid "$EXP/data/valid.jsonl" --out "$3" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+}
 # with_lm MODEL TUNE_DIR OUT [TUNING OPTIONS]: LM weight and word bonus of acoustic model MODEL tuned on valid (the
 # beam kept to the LM's words; grid in TUNE_DIR), then OUT = MODEL + the word LM (stage lm) + the tuned decoding.json
 with_lm() {
@@ -33,6 +39,15 @@ with_lm() {
     --out "$2" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4 "${@:4}"
   rm -rf "$3" && cp -r "$1" "$3"
   cp "$EXP/lm/3gram-prune001.arpa.gz" "$3/lm.arpa.gz" && cp "$2/decoding.json" "$3/"
+}
+# with_mix MODEL DIR TUNE_DIR [TUNING OPTIONS]: DIR (acoustic model MODEL + lm.arpa.gz) gets lm.json, its LM mixed
+# with pocketsphinx's general US English 3-gram (asr/mixlm.py; mix weight by perplexity on valid), and the
+# decoding.json tuned for that on valid (grid in TUNE_DIR)
+with_mix() {
+  python recipes/mini_librispeech/mix_lm.py "$2/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$2/lm.json"
+  python recipes/mini_librispeech/tune_decoding.py "$1" "$2/lm.json" "$EXP/data/valid.jsonl" \
+    --out "$3" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4 "${@:4}"
+  cp "$3/decoding.json" "$2/"
 }
 
 if stage prepare && [ ! -f "$EXP/data/dev.jsonl" ]; then
@@ -46,44 +61,34 @@ fi
 
 if stage continue; then
   # a second run, started from the first one's best weights with a new learning-rate schedule
-  asr train --config recipes/mini_librispeech/continue.toml --set "train.init_from=$EXP/char_bilstm/best" \
-    --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
-    --out "$EXP/char_bilstm_r2" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  train_from recipes/mini_librispeech/continue.toml "$EXP/char_bilstm/best" "$EXP/char_bilstm_r2"
 fi
 
 if stage speed; then
   # a second warm restart from the first one's best weights, each clip at speed 0.9, 1.0 or 1.1 in each epoch
-  asr train --config recipes/mini_librispeech/speed.toml --set "train.init_from=${INIT:-$EXP/char_bilstm_r2/best}" \
-    --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
-    --out "$EXP/char_bilstm_sp" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  train_from recipes/mini_librispeech/speed.toml "${INIT:-$EXP/char_bilstm_r2/best}" "$EXP/char_bilstm_sp"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm_sp/best" --out "$EXP/char_bilstm_sp/eval-dev-greedy"
 fi
 
 if stage speed2; then
   # a third warm restart, from the second's best weights, the same speed perturbation, 10 epochs, peak LR 3e-4
-  asr train --config recipes/mini_librispeech/speed.toml --set "train.init_from=$EXP/char_bilstm_sp/best" \
-    --set train.learning_rate=3e-4 --set train.seed=3 --set train.epochs=10 --train "$EXP/data/train.jsonl" \
-    --valid "$EXP/data/valid.jsonl" --out "$EXP/char_bilstm_sp2" --cache-dir "$EXP/features" \
-    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  train_from recipes/mini_librispeech/speed.toml "$EXP/char_bilstm_sp/best" "$EXP/char_bilstm_sp2" \
+    --set train.learning_rate=3e-4 --set train.seed=3 --set train.epochs=10
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm_sp2/best" --out "$EXP/char_bilstm_sp2/eval-dev-greedy"
 fi
 
 if stage phones; then
   # phones (asr/phones.py) instead of characters, from the shipped character model's weights (a new output
   # layer), speed perturbation as in stage speed
-  asr train --config recipes/mini_librispeech/phones.toml --set "train.init_from=${INIT:-asr/models/english}" \
-    --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" --out "$EXP/phone_bilstm" \
-    --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  train_from recipes/mini_librispeech/phones.toml "${INIT:-asr/models/english}" "$EXP/phone_bilstm"
   # no LM: each pronunciation written as the dictionary's word for it
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm/best" --out "$EXP/phone_bilstm/eval-dev-dict"
 fi
 
 if stage phones2; then
   # a warm restart of the phone model from its best weights: 6 more epochs, peak LR 5e-4
-  asr train --config recipes/mini_librispeech/phones.toml --set "train.init_from=$EXP/phone_bilstm/best" \
-    --set train.learning_rate=5e-4 --set train.seed=5 --set train.epochs=6 --train "$EXP/data/train.jsonl" \
-    --valid "$EXP/data/valid.jsonl" --out "$EXP/phone_bilstm2" --cache-dir "$EXP/features" \
-    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  train_from recipes/mini_librispeech/phones.toml "$EXP/phone_bilstm/best" "$EXP/phone_bilstm2" \
+    --set train.learning_rate=5e-4 --set train.seed=5 --set train.epochs=6
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm2/best" --out "$EXP/phone_bilstm2/eval-dev-dict"
 fi
 
@@ -98,10 +103,8 @@ fi
 if stage phones3; then
   # a third run of the phone model, from the second's best weights: 10 epochs, peak LR 4e-4 (resumes; started
   # 2026-12-04, not yet finished or scored)
-  asr train --config recipes/mini_librispeech/phones.toml --set "train.init_from=$EXP/phone_bilstm2/best" \
-    --set train.learning_rate=4e-4 --set train.seed=6 --set train.epochs=10 --train "$EXP/data/train.jsonl" \
-    --valid "$EXP/data/valid.jsonl" --out "$EXP/phone_bilstm3" --cache-dir "$EXP/features" \
-    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
+  train_from recipes/mini_librispeech/phones.toml "$EXP/phone_bilstm2/best" "$EXP/phone_bilstm3" \
+    --set train.learning_rate=4e-4 --set train.seed=6 --set train.epochs=10
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm3/best" --out "$EXP/phone_bilstm3/eval-dev-dict"
 fi
 
@@ -114,10 +117,7 @@ if stage phones2_lm; then
   with_lm "$P/best" "$P/tune" "$EXP/english_phones2_plain" "${GRID[@]}"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones2_plain" --out "$P/eval-dev-lm"
   rm -rf "$M" && cp -r "$EXP/english_phones2_plain" "$M"
-  python recipes/mini_librispeech/mix_lm.py "$M/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$M/lm.json"
-  python recipes/mini_librispeech/tune_decoding.py "$P/best" "$M/lm.json" "$EXP/data/valid.jsonl" \
-    --out "$P/tune_mix" --lm-words-only --beam 16 "${GRID[@]}" --fallback "$P/tune/decoding.json"
-  cp "$P/tune_mix/decoding.json" "$M/"
+  with_mix "$P/best" "$M" "$P/tune_mix" "${GRID[@]}" --fallback "$P/tune/decoding.json"
   asr evaluate "$EXP/data/dev.jsonl" --model "$M" --out "$P/eval-dev-mix"
 fi
 
@@ -162,10 +162,7 @@ if stage mix; then
   # on valid, LM weight and word bonus tuned on valid; the model directory gets lm.json next to lm.arpa.gz
   M=$EXP/english_mix
   rm -rf "$M" && cp -r "$MODEL" "$M" && cp "$EXP/lm/3gram-prune001.arpa.gz" "$M/lm.arpa.gz"
-  python recipes/mini_librispeech/mix_lm.py "$M/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$M/lm.json"
-  python recipes/mini_librispeech/tune_decoding.py "$MODEL" "$M/lm.json" "$EXP/data/valid.jsonl" \
-    --out "$EXP/tune_mix" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4
-  cp "$EXP/tune_mix/decoding.json" "$M/"
+  with_mix "$MODEL" "$M" "$EXP/tune_mix"
   asr evaluate "$EXP/data/dev.jsonl" --model "$M" --out "$M/eval-dev-lm"
 fi
 
