@@ -12,7 +12,9 @@
 #                                                         # model's weights; with the word LM
 #   bash recipes/mini_librispeech/run.sh phones2 phones2_lm  # a warm restart of the phone model (6 epochs, 5e-4);
 #                                                         # with the LM, and the LM mix (the shipped default)
-#   bash recipes/mini_librispeech/run.sh phones3          # a third run of the phone model (10 epochs, 4e-4)
+#   bash recipes/mini_librispeech/run.sh phones3 phones3_lm  # a third run of the phone model (10 epochs, 4e-4);
+#                                                         # with the LM, and the LM mix
+#   bash recipes/mini_librispeech/run.sh phones4          # a fourth, longer run (20 epochs, 3e-4)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -48,6 +50,18 @@ with_mix() {
   python recipes/mini_librispeech/tune_decoding.py "$1" "$2/lm.json" "$EXP/data/valid.jsonl" \
     --out "$3" --lm-words-only --beam 16 --weights 0.3 0.6 1.0 --bonuses 0 2 4 "${@:4}"
   cp "$3/decoding.json" "$2/"
+}
+
+# with_phone_lms RUN OUT [TUNING OPTIONS]: the phone model RUN/best with the word LM (OUT_plain), then the same with
+# lm.json (OUT: our LM mixed with pocketsphinx's, weight by perplexity on valid; LM weight and bonus tuned on valid),
+# which falls back to the plain LM and its own weights (decoding.json per_lm) where pocketsphinx is not installed;
+# both scored on dev (RUN/eval-dev-lm, RUN/eval-dev-mix)
+with_phone_lms() {
+  with_lm "$1/best" "$1/tune" "$2_plain" "${@:3}"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$2_plain" --out "$1/eval-dev-lm"
+  rm -rf "$2" && cp -r "$2_plain" "$2"
+  with_mix "$1/best" "$2" "$1/tune_mix" "${@:3}" --fallback "$1/tune/decoding.json"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$2" --out "$1/eval-dev-mix"
 }
 
 if stage prepare && [ ! -f "$EXP/data/dev.jsonl" ]; then
@@ -101,24 +115,28 @@ if stage phones_lm; then
 fi
 
 if stage phones3; then
-  # a third run of the phone model, from the second's best weights: 10 epochs, peak LR 4e-4 (resumes; started
-  # 2026-12-04, not yet finished or scored)
+  # a third run of the phone model, from the second's best weights: 10 epochs, peak LR 4e-4
   train_from recipes/mini_librispeech/phones.toml "$EXP/phone_bilstm2/best" "$EXP/phone_bilstm3" \
     --set train.learning_rate=4e-4 --set train.seed=6 --set train.epochs=10
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm3/best" --out "$EXP/phone_bilstm3/eval-dev-dict"
 fi
 
+if stage phones4; then
+  # a fourth, longer run from the third's best weights: 20 epochs, peak LR 3e-4 (a longer schedule wastes fewer
+  # epochs on recovering from each restart's warm-up than the 6- and 10-epoch runs did)
+  train_from recipes/mini_librispeech/phones.toml "$EXP/phone_bilstm3/best" "$EXP/phone_bilstm4" \
+    --set train.learning_rate=3e-4 --set train.seed=7 --set train.epochs=20
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm4/best" --out "$EXP/phone_bilstm4/eval-dev-dict"
+fi
+
 if stage phones2_lm; then
-  # the shipped default: the phones2 model with the word LM (a finer grid), then the same with lm.json (our LM mixed
-  # with pocketsphinx's, weight by perplexity on valid; LM weight and bonus tuned on valid), which falls back to the
-  # plain LM and its own weights (decoding.json per_lm) where pocketsphinx is not installed; both scored on dev
-  P=$EXP/phone_bilstm2 M=$EXP/english_phones2
-  GRID=(--weights 0.4 0.6 0.8 1.0 --bonuses 0 1 2 3)
-  with_lm "$P/best" "$P/tune" "$EXP/english_phones2_plain" "${GRID[@]}"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones2_plain" --out "$P/eval-dev-lm"
-  rm -rf "$M" && cp -r "$EXP/english_phones2_plain" "$M"
-  with_mix "$P/best" "$M" "$P/tune_mix" "${GRID[@]}" --fallback "$P/tune/decoding.json"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$M" --out "$P/eval-dev-mix"
+  # the phones2 model (shipped 2026-12-04) with the word LM (a finer grid), and with our LM mixed with pocketsphinx's
+  with_phone_lms "$EXP/phone_bilstm2" "$EXP/english_phones2" --weights 0.4 0.6 0.8 1.0 --bonuses 0 1 2 3
+fi
+
+if stage phones3_lm; then
+  # the same for the phones3 model; the grid moved to where phones2's optimum was (weight 0.8, bonuses 2-3)
+  with_phone_lms "$EXP/phone_bilstm3" "$EXP/english_phones3" --weights 0.6 0.8 1.0 --bonuses 1 2 3 4
 fi
 
 if stage stream; then
