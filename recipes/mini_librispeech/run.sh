@@ -11,9 +11,9 @@
 #   bash recipes/mini_librispeech/run.sh phones lm phones_lm  # phones instead of characters, from the english
 #                                                         # model's weights; with the word LM
 #   bash recipes/mini_librispeech/run.sh phones2 phones2_lm  # a warm restart of the phone model (6 epochs, 5e-4);
-#                                                         # with the LM, and the LM mix (the shipped default)
+#                                                         # with the LM, and the LM mix (shipped 2026-12-04)
 #   bash recipes/mini_librispeech/run.sh phones3 phones3_lm  # a third run of the phone model (10 epochs, 4e-4);
-#                                                         # with the LM, and the LM mix
+#                                                         # with the LM, and the LM mix (the shipped default)
 #   bash recipes/mini_librispeech/run.sh phones4          # a fourth, longer run (20 epochs, 3e-4)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
