@@ -14,7 +14,8 @@
 #                                                         # with the LM, and the LM mix (shipped 2026-12-04)
 #   bash recipes/mini_librispeech/run.sh phones3 phones3_lm  # a third run of the phone model (10 epochs, 4e-4);
 #                                                         # with the LM, and the LM mix (the shipped default)
-#   bash recipes/mini_librispeech/run.sh phones4          # a fourth, longer run (20 epochs, 3e-4)
+#   bash recipes/mini_librispeech/run.sh phones4 phones4_lm  # a fourth, longer run (20 epochs, 3e-4); with the
+#                                                         # LM, and the LM mix
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -137,6 +138,11 @@ fi
 if stage phones3_lm; then
   # the same for the phones3 model; the grid moved to where phones2's optimum was (weight 0.8, bonuses 2-3)
   with_phone_lms "$EXP/phone_bilstm3" "$EXP/english_phones3" --weights 0.6 0.8 1.0 --bonuses 1 2 3 4
+fi
+
+if stage phones4_lm; then
+  # the same for the phones4 model, the same grid
+  with_phone_lms "$EXP/phone_bilstm4" "$EXP/english_phones4" --weights 0.6 0.8 1.0 --bonuses 1 2 3 4
 fi
 
 if stage stream; then
