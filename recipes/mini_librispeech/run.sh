@@ -53,6 +53,13 @@ with_mix() {
   cp "$3/decoding.json" "$2/"
 }
 
+# phone_run INIT RUN [TRAINING OPTIONS]: train the phone model RUN (phones.toml; resumes from its latest checkpoint)
+# from the weights of model directory INIT, then score RUN/best greedy on dev (RUN/eval-dev-dict: each pronunciation
+# written as the dictionary's word for it)
+phone_run() {
+  train_from recipes/mini_librispeech/phones.toml "$1" "$2" "${@:3}"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$2/best" --out "$2/eval-dev-dict"
+}
 # with_phone_lms RUN OUT [TUNING OPTIONS]: the phone model RUN/best with the word LM (OUT_plain), then the same with
 # lm.json (OUT: our LM mixed with pocketsphinx's, weight by perplexity on valid; LM weight and bonus tuned on valid),
 # which falls back to the plain LM and its own weights (decoding.json per_lm) where pocketsphinx is not installed;
@@ -95,16 +102,13 @@ fi
 if stage phones; then
   # phones (asr/phones.py) instead of characters, from the shipped character model's weights (a new output
   # layer), speed perturbation as in stage speed
-  train_from recipes/mini_librispeech/phones.toml "${INIT:-asr/models/english}" "$EXP/phone_bilstm"
-  # no LM: each pronunciation written as the dictionary's word for it
-  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm/best" --out "$EXP/phone_bilstm/eval-dev-dict"
+  phone_run "${INIT:-asr/models/english}" "$EXP/phone_bilstm"
 fi
 
 if stage phones2; then
   # a warm restart of the phone model from its best weights: 6 more epochs, peak LR 5e-4
-  train_from recipes/mini_librispeech/phones.toml "$EXP/phone_bilstm/best" "$EXP/phone_bilstm2" \
-    --set train.learning_rate=5e-4 --set train.seed=5 --set train.epochs=6
-  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm2/best" --out "$EXP/phone_bilstm2/eval-dev-dict"
+  phone_run "$EXP/phone_bilstm/best" "$EXP/phone_bilstm2" --set train.learning_rate=5e-4 --set train.seed=5 \
+    --set train.epochs=6
 fi
 
 if stage phones_lm; then
@@ -117,17 +121,15 @@ fi
 
 if stage phones3; then
   # a third run of the phone model, from the second's best weights: 10 epochs, peak LR 4e-4
-  train_from recipes/mini_librispeech/phones.toml "$EXP/phone_bilstm2/best" "$EXP/phone_bilstm3" \
-    --set train.learning_rate=4e-4 --set train.seed=6 --set train.epochs=10
-  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm3/best" --out "$EXP/phone_bilstm3/eval-dev-dict"
+  phone_run "$EXP/phone_bilstm2/best" "$EXP/phone_bilstm3" --set train.learning_rate=4e-4 --set train.seed=6 \
+    --set train.epochs=10
 fi
 
 if stage phones4; then
   # a fourth, longer run from the third's best weights: 20 epochs, peak LR 3e-4 (a longer schedule wastes fewer
   # epochs on recovering from each restart's warm-up than the 6- and 10-epoch runs did)
-  train_from recipes/mini_librispeech/phones.toml "$EXP/phone_bilstm3/best" "$EXP/phone_bilstm4" \
-    --set train.learning_rate=3e-4 --set train.seed=7 --set train.epochs=20
-  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_bilstm4/best" --out "$EXP/phone_bilstm4/eval-dev-dict"
+  phone_run "$EXP/phone_bilstm3/best" "$EXP/phone_bilstm4" --set train.learning_rate=3e-4 --set train.seed=7 \
+    --set train.epochs=20
 fi
 
 if stage phones2_lm; then
