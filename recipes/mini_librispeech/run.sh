@@ -16,6 +16,7 @@
 #                                                         # with the LM, and the LM mix (the shipped default)
 #   bash recipes/mini_librispeech/run.sh phones4 phones4_lm  # a fourth, longer run (20 epochs, 3e-4); with the
 #                                                         # LM, and the LM mix
+#   GPU_OUT=DIR bash recipes/mini_librispeech/run.sh gpu_lm  # phone models trained on a GPU (gpu/README.md)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -145,6 +146,17 @@ fi
 if stage phones4_lm; then
   # the same for the phones4 model, the same grid
   with_phone_lms "$EXP/phone_bilstm4" "$EXP/english_phones4" --weights 0.6 0.8 1.0 --bonuses 1 2 3 4
+fi
+
+if stage gpu_lm; then
+  # phone models trained on a lent GPU machine by gpu/train_torch.py (gpu/README.md), its output folders in $GPU_OUT
+  # (GPU_RUNS, default "C B A"; A: the shipped model continued on half the data, B: 4 x 320 units from scratch on
+  # that half, C: B continued on all of it): imported, scored greedy on dev, then with the word LM and the LM mix
+  for R in ${GPU_RUNS:-C B A}; do
+    python recipes/mini_librispeech/gpu/import_model.py "$GPU_OUT/$R" "$EXP/phone_gpu_$R/best"
+    asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_gpu_$R/best" --out "$EXP/phone_gpu_$R/eval-dev-dict"
+    with_phone_lms "$EXP/phone_gpu_$R" "$EXP/english_phones_gpu_$R" --weights 0.6 0.8 1.0 --bonuses 1 2 3 4
+  done
 fi
 
 if stage stream; then
