@@ -16,7 +16,8 @@
 #                                                         # with the LM, and the LM mix (the shipped default)
 #   bash recipes/mini_librispeech/run.sh phones4 phones4_lm  # a fourth, longer run (20 epochs, 3e-4); with the
 #                                                         # LM, and the LM mix
-#   GPU_OUT=DIR bash recipes/mini_librispeech/run.sh gpu_lm  # phone models trained on a GPU (gpu/README.md)
+#   GPU_OUT=DIR bash recipes/mini_librispeech/run.sh gpu_lm gpu_beam  # phone models trained on a GPU
+#                                                         # (gpu/README.md); run C at beam 24 ships as english-phones
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -157,6 +158,20 @@ if stage gpu_lm; then
     asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_gpu_$R/best" --out "$EXP/phone_gpu_$R/eval-dev-dict"
     with_phone_lms "$EXP/phone_gpu_$R" "$EXP/english_phones_gpu_$R" --weights 0.6 0.8 1.0 --bonuses 1 2 3 4
   done
+fi
+
+if stage gpu_beam; then
+  # run C with the LM mix at wider beams: valid grids at widths 24 and 32; english_phones_gpu_C_b24 (what ships as
+  # english-phones): width 24, whose RTF stays clear of 0.05 (width 32: 0.042-0.049 in benchmarks/); scored on dev
+  C=$EXP/phone_gpu_C
+  for W in 24 32; do
+    python recipes/mini_librispeech/tune_decoding.py "$C/best" "$EXP/english_phones_gpu_C/lm.json" "$EXP/data/valid.jsonl" \
+      --out "$C/tune_mix_beam$W" --lm-words-only --beam "$W" --weights 0.6 0.8 1.0 --bonuses 2 3 4 \
+      --fallback "$C/tune/decoding.json"
+  done
+  rm -rf "$EXP/english_phones_gpu_C_b24" && cp -r "$EXP/english_phones_gpu_C" "$EXP/english_phones_gpu_C_b24"
+  cp "$C/tune_mix_beam24/decoding.json" "$EXP/english_phones_gpu_C_b24/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_gpu_C_b24" --out "$C/eval-dev-mix-beam24"
 fi
 
 if stage stream; then

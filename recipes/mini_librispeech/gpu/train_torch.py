@@ -9,8 +9,11 @@ Two steps, so that audio too large for one upload can arrive in parts:
   python train_torch.py train DATA --features feats0.pt feats1.pt --out OUT --layers 3 --units 256 --minutes 7
 Training fits its epochs into --minutes: it times the first epoch and sets the cosine schedule's length so that
 the run ends in time. OUT gets run.json (the settings), train_log.jsonl (one line per epoch, as asr train writes
-it, so `asr plot OUT` draws it) and best.npz (asr's model.npz layout: the weights of the epoch with the lowest
-validation token error rate; split into parts over --max-mb).
+it, so `asr plot training OUT` draws it) and best.npz (asr's model.npz layout: the weights of the epoch with the lowest
+validation token error rate; split into parts over --max-mb), rewritten after every epoch that improves on it.
+A run stopped early (the machine taken back, the time spent) keeps those weights: `--init OUT/best*.npz` continues
+from them with a new schedule, as run C continued run B (RESULTS.md). There is no mid-epoch resume: on a GPU an
+epoch takes seconds.
 """
 from __future__ import annotations
 
@@ -313,6 +316,7 @@ def train(args) -> None:
         del frames
     optimizer = torch.optim.Adam(model.parameters(), lr=0.0, eps=1e-7)
     args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "train_log.jsonl").write_text("")  # a new run (continuing one is --init from its best.npz)
     params = sum(p.numel() for p in model.parameters())
     print(f"{params:,} parameters; {len(train_split.versions)} clips ({hours:.2f} h), {len(valid_split.versions)} "
           f"valid clips; device {device}", flush=True)
