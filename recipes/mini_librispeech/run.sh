@@ -78,6 +78,13 @@ if stage prepare && [ ! -f "$EXP/data/dev.jsonl" ]; then
   python recipes/mini_librispeech/prepare.py "$DATA" "$EXP/data"
 fi
 
+if stage lm; then
+  # (before every stage that decodes with it: stages run in this file's order, whatever the command's order)
+  # LM text: train-clean-5 transcripts less the two validation speakers, and LJ Speech; never dev-clean-2
+  python recipes/mini_librispeech/lm_text.py "$(dirname "$DATA")" "$EXP/lm"
+  asr lm "$EXP/lm/librispeech.txt" "$EXP/lm/ljspeech.txt" --order 3 --prune 0 0 1 --out "$EXP/lm/3gram-prune001.arpa.gz"
+fi
+
 if stage train; then
   asr train --config "$CONFIG" --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" \
     --out "$EXP/char_bilstm" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
@@ -196,12 +203,6 @@ if stage evaluate; then
   # dev-clean-2 is scored here and nowhere else: it never selects checkpoints or tunes anything
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm/best" --out "$EXP/char_bilstm/eval-dev-greedy"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/char_bilstm/best" --beam 8 --out "$EXP/char_bilstm/eval-dev-beam8"
-fi
-
-if stage lm; then
-  # LM text: train-clean-5 transcripts less the two validation speakers, and LJ Speech; never dev-clean-2
-  python recipes/mini_librispeech/lm_text.py "$(dirname "$DATA")" "$EXP/lm"
-  asr lm "$EXP/lm/librispeech.txt" "$EXP/lm/ljspeech.txt" --order 3 --prune 0 0 1 --out "$EXP/lm/3gram-prune001.arpa.gz"
 fi
 
 if stage tune; then
