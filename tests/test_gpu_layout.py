@@ -1,35 +1,45 @@
-"""recipes/mini_librispeech/gpu/layout.py: PyTorch-layout weights, converted, give asr's model the outputs that
+"""recipes/mini_librispeech/gpu/: PyTorch-layout weights, converted by layout.py, give asr's model the outputs that
 PyTorch's bidirectional LSTM gives (computed here by a NumPy reading of torch.nn.LSTM's documented equations, so
-the test needs no PyTorch); split weight files join again."""
+the tests need no PyTorch); split weight files join again; export_data.py writes what train_torch.py reads, and
+import_model.py turns a run's folder into a model directory asr loads."""
+import json
+import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import soundfile
 
-from asr.config import ModelConfig
+from asr import checkpoint
+from asr.config import FeatureConfig, ModelConfig
+from asr.data import encode_labels
+from asr.features import mel_filterbank
+from asr.manifest import Utterance, write_manifest
 from asr.model import build_model, load_weights
+from asr.phones import vocabulary
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes" / "mini_librispeech" / "gpu"))
+GPU = Path(__file__).resolve().parents[1] / "recipes" / "mini_librispeech" / "gpu"
+sys.path.insert(0, str(GPU))
 import layout  # noqa: E402
 
 MELS, STACK, UNITS, LAYERS, TOKENS = 5, 2, 6, 2, 7
 
 
-def torch_state(seed: int = 0) -> dict[str, np.ndarray]:
+def torch_state(seed: int = 0, mels=MELS, stack=STACK, units=UNITS, layers=LAYERS, tokens=TOKENS):
     """Random weights named as train_torch.Model's state_dict names them (both PyTorch biases non-zero)."""
     rng = np.random.default_rng(seed)
-    state = {"mean": rng.normal(size=MELS).astype(np.float32),
-             "std": rng.uniform(0.5, 2.0, size=MELS).astype(np.float32)}
-    for i in range(LAYERS):
-        inputs = MELS * STACK if i == 0 else 2 * UNITS
+    state = {"mean": rng.normal(size=mels).astype(np.float32),
+             "std": rng.uniform(0.5, 2.0, size=mels).astype(np.float32)}
+    for i in range(layers):
+        inputs = mels * stack if i == 0 else 2 * units
         for s in ("_l0", "_l0_reverse"):
-            state[f"lstms.{i}.weight_ih{s}"] = rng.normal(0, 0.4, (4 * UNITS, inputs)).astype(np.float32)
-            state[f"lstms.{i}.weight_hh{s}"] = rng.normal(0, 0.4, (4 * UNITS, UNITS)).astype(np.float32)
-            state[f"lstms.{i}.bias_ih{s}"] = rng.normal(0, 0.3, 4 * UNITS).astype(np.float32)
-            state[f"lstms.{i}.bias_hh{s}"] = rng.normal(0, 0.3, 4 * UNITS).astype(np.float32)
-    state["out.weight"] = rng.normal(0, 0.4, (TOKENS, 2 * UNITS)).astype(np.float32)
-    state["out.bias"] = rng.normal(0, 0.1, TOKENS).astype(np.float32)
+            state[f"lstms.{i}.weight_ih{s}"] = rng.normal(0, 0.4, (4 * units, inputs)).astype(np.float32)
+            state[f"lstms.{i}.weight_hh{s}"] = rng.normal(0, 0.4, (4 * units, units)).astype(np.float32)
+            state[f"lstms.{i}.bias_ih{s}"] = rng.normal(0, 0.3, 4 * units).astype(np.float32)
+            state[f"lstms.{i}.bias_hh{s}"] = rng.normal(0, 0.3, 4 * units).astype(np.float32)
+    state["out.weight"] = rng.normal(0, 0.4, (tokens, 2 * units)).astype(np.float32)
+    state["out.bias"] = rng.normal(0, 0.1, tokens).astype(np.float32)
     return state
 
 
@@ -111,3 +121,60 @@ def test_split_files_join(tmp_path, max_bytes):
     assert list(joined) == list(weights)
     for name, value in weights.items():
         np.testing.assert_array_equal(joined[name], value.astype(np.float16))
+
+
+def run_script(name, *args):
+    return subprocess.run([sys.executable, str(GPU / name), *map(str, args)], capture_output=True, text=True)
+
+
+def test_export_data_writes_labels_frontend_and_audio_parts(tmp_path):
+    rng = np.random.default_rng(0)
+    clips = []
+    for i, text in enumerate(["she had your dark suit", "in greasy wash water", "all year"]):
+        path = tmp_path / f"clip{i}.wav"
+        soundfile.write(path, (rng.normal(size=8000) * 0.1).astype(np.float32), 16000)
+        clips.append(Utterance(f"spk-{i}", str(path), text, 0.5))
+    write_manifest(tmp_path / "train.jsonl", clips[:2])
+    write_manifest(tmp_path / "valid.jsonl", clips[2:])
+    size_mb = (tmp_path / "clip0.wav").stat().st_size / 1e6
+    done = run_script("export_data.py", tmp_path, tmp_path / "out", "--part-mb", 1.5 * size_mb)
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "out"
+    utts = json.loads((out / "utts.json").read_text())
+    vocab = vocabulary("phones")
+    assert [u[0] for u in utts["train"]] == ["spk-0", "spk-1"] and [u[0] for u in utts["valid"]] == ["spk-2"]
+    expected = encode_labels([c.text for c in clips], vocab)
+    assert [u[2] for u in utts["train"] + utts["valid"]] == [e.tolist() for e in expected]
+    assert utts["space_id"] == vocab.space_id and utts["num_tokens"] == vocab.size
+    assert sorted(p.name for p in out.glob("audio*/*.wav")) == ["clip0.wav", "clip1.wav", "clip2.wav"]
+    assert len(list(out.glob("audio*"))) == 3  # each part under 1.5 clips
+    with np.load(out / "frontend.npz") as f:
+        np.testing.assert_array_equal(f["filterbank"], mel_filterbank(FeatureConfig()))
+        assert (int(f["window"]), int(f["hop"]), int(f["fft"])) == (400, 160, 512)
+
+
+def test_import_model_makes_a_model_dir_from_the_best_epoch(tmp_path):
+    vocab = vocabulary("phones")
+    run = {"layers": 1, "units": 8, "stack": 4, "dropout": 0.1, "planned_epochs": 3, "lr": 1e-3, "warmup": 10,
+           "final_lr_fraction": 0.05, "clip_norm": 5.0, "batch_frames": 24000, "max_batch": 32, "seed": 1,
+           "spec_augment": True, "init": None, "device": "NVIDIA H200", "train_hours": 5.16}
+    (tmp_path / "run.json").write_text(json.dumps(run))
+    log = [{"epoch": 1, "valid_cer": 0.5, "valid_wer": 0.9, "best": True},
+           {"epoch": 2, "valid_cer": 0.4, "valid_wer": 0.8, "best": True},
+           {"epoch": 3, "valid_cer": 0.45, "valid_wer": 0.85}]
+    (tmp_path / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+    weights = layout.torch_to_keras(torch_state(4, mels=80, stack=4, units=8, layers=1, tokens=vocab.size), 1)
+    layout.write_model_npz(weights, tmp_path / "best.npz", max_bytes=20000)
+    done = run_script("import_model.py", tmp_path, tmp_path / "model")
+    assert done.returncode == 0, done.stderr
+    cfg, loaded_vocab, model = checkpoint.load_model_dir(tmp_path / "model")
+    assert (cfg.model.layers, cfg.model.units, cfg.model.tokens, cfg.train.epochs) == (1, 8, "phones", 3)
+    assert loaded_vocab == vocab
+    for w in model.weights:
+        np.testing.assert_array_equal(w.numpy(), weights[w.path].astype(np.float16).astype(np.float32))
+    metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
+    assert metrics["epoch"] == 2 and metrics["device"] == "NVIDIA H200"
+    # weights of another shape: a clear error, no model directory
+    (tmp_path / "run.json").write_text(json.dumps({**run, "units": 16}))
+    done = run_script("import_model.py", tmp_path, tmp_path / "model16")
+    assert done.returncode != 0 and "shape" in done.stderr and not (tmp_path / "model16").exists()
