@@ -305,6 +305,8 @@ def train(args) -> None:
     hours = sum(len(feats[(u[0], 1.0)]) for u in meta["train"] if (u[0], 1.0) in feats) / 360000  # at speed 1
     valid_split = Split(meta["valid"], feats, (1.0,), args.stack, device)
     del feats
+    if not train_split.features:
+        raise SystemExit(f"{' '.join(map(str, args.features))}: no features of any training clip of {args.data}")
     model = Model(meta["feature_config"]["num_mels"], args.stack, args.units, args.layers, meta["num_tokens"],
                   args.dropout).to(device)
     if args.init:
