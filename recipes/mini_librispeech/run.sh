@@ -13,7 +13,7 @@
 #   bash recipes/mini_librispeech/run.sh phones2 phones2_lm  # a warm restart of the phone model (6 epochs, 5e-4);
 #                                                         # with the LM, and the LM mix (shipped 2026-12-04)
 #   bash recipes/mini_librispeech/run.sh phones3 phones3_lm  # a third run of the phone model (10 epochs, 4e-4);
-#                                                         # with the LM, and the LM mix (the shipped default)
+#                                                         # with the LM, and the LM mix (shipped until gpu_beam's)
 #   bash recipes/mini_librispeech/run.sh phones4 phones4_lm  # a fourth, longer run (20 epochs, 3e-4); with the
 #                                                         # LM, and the LM mix
 #   GPU_OUT=DIR bash recipes/mini_librispeech/run.sh gpu_lm gpu_beam  # phone models trained on a GPU
@@ -158,7 +158,7 @@ fi
 
 if stage gpu_lm; then
   # phone models trained on a lent GPU machine by gpu/train_torch.py (gpu/README.md), its output folders in $GPU_OUT
-  # (GPU_RUNS, default "C B A"; A: the shipped model continued on half the data, B: 4 x 320 units from scratch on
+  # (GPU_RUNS, default "C B A"; A: phones3's model continued on half the data, B: 4 x 320 units from scratch on
   # that half, C: B continued on all of it): imported, scored greedy on dev, then with the word LM and the LM mix
   for R in ${GPU_RUNS:-C B A}; do
     python recipes/mini_librispeech/gpu/import_model.py "$GPU_OUT/$R" "$EXP/phone_gpu_$R/best"
