@@ -59,6 +59,14 @@ def load_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
     return np.clip(mono, -1.0, 1.0)
 
 
+def change_speed(audio: np.ndarray, sample_rate: int, speed: float) -> np.ndarray:
+    """Speed perturbation (as Kaldi's `sox speed`): play the clip `speed` times as fast, pitch and tempo together,
+    by resampling it to sample_rate / speed and reading the result at sample_rate."""
+    if speed == 1.0:
+        return audio
+    return soxr.resample(audio, sample_rate, sample_rate / speed).astype(np.float32)
+
+
 def stream_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ, block_s: float = 10.0) -> Iterator[np.ndarray]:
     """`load_audio` in blocks of about `block_s` seconds, for files of any length in bounded memory.
 

@@ -13,21 +13,15 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-import soxr
 import tensorflow as tf
 from tqdm import tqdm
 
-from asr.audio import AudioError, load_audio
+from asr.audio import AudioError, change_speed, load_audio
+from asr.batching import make_batches, min_ctc_frames  # noqa: F401  (part of this module's API)
 from asr.config import FeatureConfig
 from asr.features import log_mel
 from asr.manifest import read_manifest
 from asr.text import Vocabulary, normalize
-
-
-def min_ctc_frames(ids) -> int:
-    """Fewest output frames CTC needs for a label: one per token plus a blank between repeated tokens."""
-    ids = list(ids)
-    return len(ids) + sum(a == b for a, b in zip(ids, ids[1:]))
 
 
 @dataclass
@@ -63,14 +57,6 @@ def concatenate(sets: list[FeatureSet]) -> FeatureSet:
     starts = np.cumsum([0] + [len(s.frames) for s in sets[:-1]])
     offsets = np.concatenate([[0]] + [s.offsets[1:] + start for s, start in zip(sets, starts)]).astype(np.int64)
     return FeatureSet([i for s in sets for i in s.ids], [t for s in sets for t in s.texts], frames, offsets)
-
-
-def change_speed(audio: np.ndarray, sample_rate: int, speed: float) -> np.ndarray:
-    """Speed perturbation (as Kaldi's `sox speed`): play the clip `speed` times as fast, pitch and tempo together,
-    by resampling it to sample_rate / speed and reading the result at sample_rate."""
-    if speed == 1.0:
-        return audio
-    return soxr.resample(audio, sample_rate, sample_rate / speed).astype(np.float32)
 
 
 def _cache_key(manifest: Path, cfg: FeatureConfig, speed: float = 1.0) -> str:
@@ -121,27 +107,6 @@ def feature_stats(features: FeatureSet) -> tuple[np.ndarray, np.ndarray]:
     """Per-mel mean and standard deviation over all frames (float64 accumulation)."""
     frames = features.frames.astype(np.float32)
     return frames.mean(axis=0), frames.std(axis=0)
-
-
-def make_batches(lengths, batch_frames: int, max_batch_size: int, seed: int) -> list[np.ndarray]:
-    """Length-bucketed batches of indices, in a shuffled order fixed by `seed`.
-
-    Clips are sorted by length (ties broken at random) and cut greedily so that
-    batch size x longest clip <= batch_frames (a clip longer than that gets a batch of its own).
-    """
-    rng = np.random.default_rng(seed)
-    lengths = np.asarray(lengths)
-    order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches, current = [], []
-    for i in order:
-        if current and (len(current) + 1) * lengths[i] > batch_frames or len(current) >= max_batch_size:
-            batches.append(np.array(current))
-            current = []
-        current.append(i)
-    if current:
-        batches.append(np.array(current))
-    rng.shuffle(batches)
-    return batches
 
 
 def pad_batch(features: FeatureSet, labels, indices) -> tuple[np.ndarray, ...]:

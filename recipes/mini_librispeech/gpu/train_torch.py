@@ -27,14 +27,15 @@ from multiprocessing import Pool
 from pathlib import Path
 
 import numpy as np
-import soundfile
-import soxr
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_sequence
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.insert(1, str(Path(__file__).resolve().parents[3]))  # the repository: asr's modules without TensorFlow
 import layout  # noqa: E402
+from asr.audio import AudioError, change_speed, load_audio  # noqa: E402
+from asr.batching import make_batches, min_ctc_frames  # noqa: E402
 
 SPEEDS = (0.9, 1.0, 1.1)
 
@@ -42,16 +43,13 @@ SPEEDS = (0.9, 1.0, 1.1)
 # --- features -------------------------------------------------------------------------------------------------
 
 def _decode(job):
-    """(path, sample rate, speeds) -> [audio at each speed] (asr.audio.load_audio + asr.data.change_speed)."""
+    """(path, sample rate, speeds) -> [audio at each speed], or the one-line error of an unreadable file."""
     path, rate, speeds = job
     try:
-        audio, file_rate = soundfile.read(path, dtype="float32", always_2d=True)
-    except Exception as e:  # noqa: BLE001  (any unreadable file is skipped, as asr.data.load_features does)
-        return f"{path}: {e}"
-    audio = audio.mean(axis=1)
-    if file_rate != rate:
-        audio = soxr.resample(audio, file_rate, rate).astype(np.float32)
-    return [audio if s == 1.0 else soxr.resample(audio, rate, rate / s).astype(np.float32) for s in speeds]
+        audio = load_audio(path, rate)
+    except AudioError as e:  # skipped, as asr.data.load_features skips it
+        return str(e)
+    return [change_speed(audio, rate, s) for s in speeds]
 
 
 class FrontEnd:
@@ -150,25 +148,6 @@ class Model(nn.Module):
 
 
 # --- data -----------------------------------------------------------------------------------------------------
-
-def min_ctc_frames(ids) -> int:
-    return len(ids) + sum(a == b for a, b in zip(ids, ids[1:]))
-
-
-def make_batches(lengths, batch_frames: int, max_batch_size: int, rng) -> list[np.ndarray]:
-    """asr.data.make_batches: sorted by length (random ties), cut at batch_frames, in shuffled order."""
-    order = np.lexsort((rng.random(len(lengths)), lengths))
-    batches, current = [], []
-    for i in order:
-        if current and (len(current) + 1) * lengths[i] > batch_frames or len(current) >= max_batch_size:
-            batches.append(np.array(current))
-            current = []
-        current.append(i)
-    if current:
-        batches.append(np.array(current))
-    rng.shuffle(batches)
-    return batches
-
 
 class Split:
     """Features on the device, labels and lengths of one split; `versions[c]` lists clip c's utterances (speeds)."""
