@@ -198,6 +198,7 @@ class _Prefixes:
         self._space_id = space_id
         self._parent, self._last, self._word = [-1], [None], [()]
         self._ids: dict[tuple[int, int], int] = {}
+        self.end_of_word: dict[int, float] = {}  # _end_of_word's bonus per prefix id, for this search's scorers
 
     def extend(self, prefix: int, token: int) -> int:
         """Id of `prefix` followed by `token`."""
@@ -234,9 +235,19 @@ def _candidates(frame: np.ndarray, token_prune: float, blank_id: int) -> list[in
 
 def _end_of_word(prefixes: _Prefixes, prefix: int, word_score: WordScore | None,
                  partial_score: PartialScore | None) -> float:
-    """Bonus change when the prefix's last word ends: its word score in, its partial bonus out."""
-    bonus = word_score(prefixes.tokens(prefix)) if word_score is not None else 0.0
-    return bonus - partial_score(prefixes.word(prefix)) if partial_score is not None else bonus
+    """Bonus change when the prefix's last word ends: its word score in, its partial bonus out.
+
+    Kept per prefix id: a prefix stays in the beam for many frames and is offered a space in each, and the word
+    score reads the whole prefix (its words are the LM's history), so asking again would cost O(length) each time.
+    One search's scorers never change, so the bonus of a prefix id does not either.
+    """
+    bonus = prefixes.end_of_word.get(prefix)
+    if bonus is None:
+        bonus = word_score(prefixes.tokens(prefix)) if word_score is not None else 0.0
+        if partial_score is not None:
+            bonus -= partial_score(prefixes.word(prefix))
+        prefixes.end_of_word[prefix] = bonus
+    return bonus
 
 
 def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: list[int], space_id: int,

@@ -165,6 +165,24 @@ def test_prefix_beam_search_word_score_hook():
     assert set(calls) == {(A,), (B,), (A, B), (SPACE, B), (A, SPACE, B)}
 
 
+def test_each_prefix_is_word_scored_once():
+    """A prefix offered a space in many frames gets its end-of-word score once per search (it reads the whole
+    prefix, so asking again would cost O(length) each time); a new search keeps none of the last one's scores."""
+    rng = np.random.default_rng(5)
+    logits = rng.normal(size=(60, VOCAB.size)) * 2
+    log_probs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+    calls = []
+
+    def word_score(tokens):
+        calls.append(tokens)
+        return -0.3 * len(tokens) + 0.1 * (tokens[-1] % 3)
+
+    nbest = prefix_beam_search(log_probs, SPACE, beam_width=8, word_score=word_score)
+    assert len(calls) > 20 and len(calls) == len(set(calls))
+    searches = [prefix_beam_search(log_probs, SPACE, beam_width=8, word_score=word_score) for _ in range(2)]
+    assert searches[0] == searches[1] == nbest and len(calls) == 3 * len(set(calls))
+
+
 def test_forced_align_repeated_token_needs_a_blank():
     # "aa" in 4 frames (columns blank, a, b); every alignment and its probability:
     #   a a _ a  .85*.65*.40*.75 = .16575   <- best

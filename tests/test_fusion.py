@@ -131,8 +131,12 @@ def test_a_boosted_rare_word_is_recovered_on_a_real_clip(samples_dir):
     candidates = [w for w in ("escape", "brother", "offered") if w not in heard]
     if not candidates:
         pytest.skip(f"the shipped model now gets these words right on its own ({' '.join(heard)})")
-    boost = 10.0  # the default (5) recovers them on some models and not others; measured: 10 recovers 2 of 3
-    recovered = [w for w in candidates if w in load_model(beam_width=8, lm=False, hotwords={w: boost})
-                 .transcribe(path).text.split()]
-    assert recovered, f"none of {candidates} recovered"
+    # the default boost (5) recovers them on some models and not others. Measured: 10 recovered 2 of 3 with the
+    # english-phones of run C; run G's (2026-12-04) merges "offered to help" into one spelling and needs 20 (2 of 3)
+    for boost in (10.0, 20.0):
+        recovered = [w for w in candidates if w in load_model(beam_width=8, lm=False, hotwords={w: boost})
+                     .transcribe(path).text.split()]
+        if recovered:
+            break
+    assert recovered, f"none of {candidates} recovered at a boost of 10 or 20"
     assert normalize(row["text"]).count(recovered[0]) == 1

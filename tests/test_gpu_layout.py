@@ -169,11 +169,16 @@ def test_import_model_makes_a_model_dir_from_the_best_epoch(tmp_path):
     assert done.returncode == 0, done.stderr
     cfg, loaded_vocab, model = checkpoint.load_model_dir(tmp_path / "model")
     assert (cfg.model.layers, cfg.model.units, cfg.model.tokens, cfg.train.epochs) == (1, 8, "phones", 3)
+    assert (cfg.train.freq_mask_width, cfg.train.time_masks) == (15, 2)  # a run.json from before these options
     assert loaded_vocab == vocab
     for w in model.weights:
         np.testing.assert_array_equal(w.numpy(), weights[w.path].astype(np.float16).astype(np.float32))
     metrics = json.loads((tmp_path / "model" / "metrics.json").read_text())
     assert metrics["epoch"] == 2 and metrics["device"] == "NVIDIA H200"
+    (tmp_path / "run.json").write_text(json.dumps({**run, "freq_mask_width": 27, "time_masks": 4}))
+    assert run_script("import_model.py", tmp_path, tmp_path / "model_sa").returncode == 0
+    cfg = checkpoint.load_model_dir(tmp_path / "model_sa")[0]
+    assert (cfg.train.freq_mask_width, cfg.train.time_masks, cfg.train.freq_masks) == (27, 4, 2)
     # weights of another shape: a clear error, no model directory
     (tmp_path / "run.json").write_text(json.dumps({**run, "units": 16}))
     done = run_script("import_model.py", tmp_path, tmp_path / "model16")
@@ -186,3 +191,31 @@ def test_what_the_pytorch_trainer_takes_from_asr_needs_no_tensorflow():
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=GPU)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"
+
+
+def test_keep_best_leaves_the_best_run_and_packs_the_others(tmp_path):
+    """on_gpu.sh --runs: at most 8 files come back, so only the lowest valid token error's run keeps its folder."""
+    import tarfile
+
+    import keep_best
+
+    out, keep = tmp_path / "out", tmp_path / "keep"
+    for name, errors in {"D": [0.30, 0.247, 0.25], "E": [0.31, 0.27], "F": [0.29, 0.26], "X": []}.items():
+        (out / name).mkdir(parents=True)
+        log = [{"epoch": i + 1, "valid_cer": e} for i, e in enumerate(errors)] + [{"epoch": 9}]
+        (out / name / "train_log.jsonl").write_text("".join(json.dumps(r) + "\n" for r in log))
+        (out / name / "run.json").write_text("{}")
+        (out / name / "best.part0.npz").write_bytes(name.encode())
+        (out / f"{name}.log").write_text(name)
+    assert {r.name: e for r, e in keep_best.best_errors(out).items()} == {"D": 0.247, "E": 0.27, "F": 0.26}
+    assert keep_best.keep_best(out, keep) == out / "D"
+    assert sorted(p.name for p in out.iterdir()) == ["D", "others.tar"]
+    assert sorted(p.name for p in (out / "D").iterdir()) == ["best.part0.npz", "run.json", "train_log.jsonl"]
+    assert (keep / "E" / "best.part0.npz").read_bytes() == b"E" and (keep / "X" / "best.part0.npz").exists()
+    with tarfile.open(out / "others.tar") as tar:
+        names = set(tar.getnames())
+    assert {"E/run.json", "E/train_log.jsonl", "F/train_log.jsonl", "X/run.json", "D.log", "E.log"} <= names
+    assert not any(n.endswith(".npz") for n in names)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert keep_best.keep_best(empty, keep) is None and list(empty.iterdir()) == []

@@ -17,7 +17,8 @@
 #   bash recipes/mini_librispeech/run.sh phones4 phones4_lm  # a fourth, longer run (20 epochs, 3e-4); with the
 #                                                         # LM, and the LM mix
 #   GPU_OUT=DIR bash recipes/mini_librispeech/run.sh gpu_lm gpu_beam  # phone models trained on a GPU
-#                                                         # (gpu/README.md); run C at beam 24 ships as english-phones
+#                                                         # (gpu/README.md); run C at beam 24 shipped until run G:
+#   GPU_OUT=DIR GPU_RUNS=G GPU_BEAM_RUN=G BEAMS=24 BEAM_BONUSES="1 2 3 4" bash recipes/mini_librispeech/run.sh gpu_lm gpu_beam
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -159,7 +160,8 @@ fi
 if stage gpu_lm; then
   # phone models trained on a lent GPU machine by gpu/train_torch.py (gpu/README.md), its output folders in $GPU_OUT
   # (GPU_RUNS, default "C B A"; A: phones3's model continued on half the data, B: 4 x 320 units from scratch on
-  # that half, C: B continued on all of it): imported, scored greedy on dev, then with the word LM and the LM mix
+  # that half, C: B continued on all of it; on the next lease, gpu/runs_2026-12-04c.txt: D: 4 x 320 from scratch
+  # on all of it, dropout 0.3, G: D continued): imported, scored greedy on dev, then with the word LM and the LM mix
   for R in ${GPU_RUNS:-C B A}; do
     python recipes/mini_librispeech/gpu/import_model.py "$GPU_OUT/$R" "$EXP/phone_gpu_$R/best"
     asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/phone_gpu_$R/best" --out "$EXP/phone_gpu_$R/eval-dev-dict"
@@ -168,17 +170,20 @@ if stage gpu_lm; then
 fi
 
 if stage gpu_beam; then
-  # run C with the LM mix at wider beams: valid grids at widths 24 and 32; english_phones_gpu_C_b24 (what ships as
-  # english-phones): width 24, whose RTF stays clear of 0.05 (width 32: 0.042-0.049 in benchmarks/); scored on dev
-  C=$EXP/phone_gpu_C
-  for W in 24 32; do
-    python recipes/mini_librispeech/tune_decoding.py "$C/best" "$EXP/english_phones_gpu_C/lm.json" "$EXP/data/valid.jsonl" \
-      --out "$C/tune_mix_beam$W" --lm-words-only --beam "$W" --weights 0.6 0.8 1.0 --bonuses 2 3 4 \
-      --fallback "$C/tune/decoding.json"
+  # run GPU_BEAM_RUN (default C; G ships) with the LM mix at wider beams: valid grids at widths BEAMS (default
+  # "24 32") and word bonuses BEAM_BONUSES (default "2 3 4"; G's width-16 optimum was at 1);
+  # english_phones_gpu_${R}_b24 (what ships as english-phones): width 24, whose RTF stays clear of 0.05 (width 32:
+  # 0.042-0.049 in benchmarks/); scored on dev
+  R=${GPU_BEAM_RUN:-C}
+  C=$EXP/phone_gpu_$R
+  for W in ${BEAMS:-24 32}; do
+    python recipes/mini_librispeech/tune_decoding.py "$C/best" "$EXP/english_phones_gpu_$R/lm.json" \
+      "$EXP/data/valid.jsonl" --out "$C/tune_mix_beam$W" --lm-words-only --beam "$W" --weights 0.6 0.8 1.0 \
+      --bonuses ${BEAM_BONUSES:-2 3 4} --fallback "$C/tune/decoding.json"
   done
-  rm -rf "$EXP/english_phones_gpu_C_b24" && cp -r "$EXP/english_phones_gpu_C" "$EXP/english_phones_gpu_C_b24"
-  cp "$C/tune_mix_beam24/decoding.json" "$EXP/english_phones_gpu_C_b24/"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_gpu_C_b24" --out "$C/eval-dev-mix-beam24"
+  rm -rf "$EXP/english_phones_gpu_${R}_b24" && cp -r "$EXP/english_phones_gpu_$R" "$EXP/english_phones_gpu_${R}_b24"
+  cp "$C/tune_mix_beam24/decoding.json" "$EXP/english_phones_gpu_${R}_b24/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_gpu_${R}_b24" --out "$C/eval-dev-mix-beam24"
 fi
 
 if stage stream; then

@@ -32,6 +32,9 @@ def config_of(run: dict, num_tokens: int) -> config_lib.Config:
                   "final_lr_fraction": run["final_lr_fraction"], "clip_norm": run["clip_norm"],
                   "batch_frames": run["batch_frames"], "max_batch_size": run["max_batch"], "seed": run["seed"],
                   "spec_augment": run["spec_augment"], "speeds": [0.9, 1.0, 1.1],
+                  # runs before 2026-12-04 c had no SpecAugment options: theirs were asr's defaults
+                  "freq_masks": run.get("freq_masks", 2), "freq_mask_width": run.get("freq_mask_width", 15),
+                  "time_masks": run.get("time_masks", 2), "time_mask_fraction": run.get("time_mask_fraction", 0.05),
                   "init_from": " ".join(run["init"] or [])}})
 
 

@@ -2,6 +2,8 @@
 # One call on the GPU machine, from the repository root there:
 #   bash recipes/mini_librispeech/gpu/on_gpu.sh N                   # features of the audio part .gpu/data/audioN
 #   bash recipes/mini_librispeech/gpu/on_gpu.sh N [TRAIN OPTIONS]   # the same, then train on every part seen so far
+#   bash recipes/mini_librispeech/gpu/on_gpu.sh N --runs FILE       # the same, several runs at once on the one GPU:
+#                                   # FILE has one run per line, NAME TRAIN OPTIONS (# starts a comment)
 # Wheels in .whl/ (soundfile, cffi, pycparser, soxr: the machine has none of them) are installed first. Features go
 # to /tmp/asr-featsN.pt, outside the repository copy: a later call on the same machine finds them there (the
 # repository copy's ignored folders did not survive between calls on 2026-12-04; /tmp did). Training writes to
@@ -21,5 +23,26 @@ python3 "$TRAIN" features .gpu/data --audio ".gpu/data/audio$PART" --out "/tmp/a
 if [ $# -gt 0 ]; then
   FEATS=(/tmp/asr-feats*.pt)
   echo "training on ${#FEATS[@]} part(s): ${FEATS[*]}"
-  python3 "$TRAIN" train .gpu/data --features "${FEATS[@]}" --out "${OUT:-gpu_out}/run" "$@"
+  if [ "$1" != --runs ]; then
+    python3 "$TRAIN" train .gpu/data --features "${FEATS[@]}" --out "${OUT:-gpu_out}/run" "$@"
+    exit
+  fi
+  # several runs side by side (an LSTM at these batch sizes leaves most of an H200 idle); each logs to NAME.log
+  mkdir -p "${OUT:-gpu_out}"
+  pids=()
+  while read -r name opts; do
+    case "$name" in ''|'#'*) continue ;; esac
+    read -r -a opts_array <<< "$opts"
+    python3 "$TRAIN" train .gpu/data --features "${FEATS[@]}" --out "${OUT:-gpu_out}/$name" "${opts_array[@]}" \
+      > "${OUT:-gpu_out}/$name.log" 2>&1 &
+    pids+=($!)
+    echo "run $name: $opts (pid $!)"
+  done < "$2"
+  status=0
+  for pid in "${pids[@]}"; do wait "$pid" || status=1; done
+  tail -n 3 "${OUT:-gpu_out}"/*.log
+  # at most 8 files come back from the machine: the run with the lowest valid token error keeps its folder, the
+  # others' weights wait in /tmp/asr-runs and their logs go into OUT/others.tar
+  python3 recipes/mini_librispeech/gpu/keep_best.py "${OUT:-gpu_out}"
+  exit $status
 fi

@@ -318,7 +318,8 @@ def train(args) -> None:
         for indices in batches:
             x, lengths, targets, target_lengths = train_split.batch(indices)
             if args.spec_augment:
-                x = spec_augment(x, lengths, model.mean, gen)
+                x = spec_augment(x, lengths, model.mean, gen, args.freq_masks, args.freq_mask_width,
+                                 args.time_masks, args.time_mask_fraction)
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(step, args.lr, args.warmup, total_steps, args.final_lr_fraction)
             loss = ctc_loss(model, x, lengths, targets, target_lengths)[0].mean()
@@ -374,6 +375,10 @@ def main() -> None:
     t.add_argument("--batch-frames", type=int, default=24000)
     t.add_argument("--max-batch", type=int, default=32)
     t.add_argument("--no-spec-augment", dest="spec_augment", action="store_false")
+    t.add_argument("--freq-masks", type=int, default=2, help="SpecAugment, as asr's train config names it")
+    t.add_argument("--freq-mask-width", type=int, default=15)
+    t.add_argument("--time-masks", type=int, default=2)
+    t.add_argument("--time-mask-fraction", type=float, default=0.05)
     t.add_argument("--minutes", type=float, default=7.0)
     t.add_argument("--max-epochs", type=int, default=200)
     t.add_argument("--max-mb", type=float, default=15.0)
