@@ -5,8 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from asr.decode import (Hypothesis, PrefixBeamSearch, Word, beam_search, collapse, forced_align, greedy_decode,
-                        prefix_beam_search, word_timings)
+from asr.decode import (Hypothesis, Lexicon, PrefixBeamSearch, Word, beam_search, collapse, forced_align,
+                        greedy_decode, prefix_beam_search, word_timings)
 from asr.text import Vocabulary
 
 VOCAB = Vocabulary()
@@ -306,3 +306,17 @@ def test_incremental_beam_search_equals_the_whole_search(chunk):
         search.advance(log_probs[i:i + chunk])
         assert search.nbest() and search.best_so_far() is not None
     assert search.nbest() == whole
+
+
+def test_lexicon_next_tokens_are_the_extensions_that_stay_in_it():
+    """Lexicon.next_tokens (what the beam search asks each frame): a token continues the start of some word, and a
+    space only ends a whole word; asked twice, the same answer."""
+    words = ["a", "ab", "ba", "abc", "cab"]
+    lexicon = Lexicon(words, VOCAB)
+    encoded = {tuple(VOCAB.encode(w)) for w in words}
+    starts = {w[:i] for w in encoded for i in range(1, len(w) + 1)}
+    for word in [(), *sorted(starts), tuple(VOCAB.encode("bb")), tuple(VOCAB.encode("abcd"))]:
+        expected = {t for t in range(VOCAB.size) if t != SPACE and word + (t,) in starts}
+        expected |= {SPACE} if word in encoded else set()
+        assert lexicon.next_tokens(word) == expected == lexicon.next_tokens(word), word
+    assert lexicon.next_tokens(tuple(VOCAB.encode("ab"))) == {SPACE, VOCAB.encode("c")[0]}
