@@ -186,8 +186,10 @@ def test_import_model_makes_a_model_dir_from_the_best_epoch(tmp_path):
 
 
 def test_what_the_pytorch_trainer_takes_from_asr_needs_no_tensorflow():
-    """The GPU machine has no TensorFlow: train_torch.py uses asr.audio and asr.batching, which must not import it."""
-    code = "import sys, asr.audio, asr.batching, layout; print(sorted({'tensorflow', 'keras'} & set(sys.modules)))"
+    """The GPU machine has no TensorFlow: train_torch.py uses asr.audio, asr.batching and asr.config, which must not
+    import it."""
+    code = ("import sys, asr.audio, asr.batching, asr.config, layout; "
+            "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=GPU)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "[]"

@@ -21,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import layout  # noqa: E402
 
 PHONES_TOML = Path(__file__).resolve().parents[1] / "phones.toml"
+SPEC_AUGMENT = ("freq_masks", "freq_mask_width", "time_masks", "time_mask_fraction")  # run.json = asr's names
 
 
 def config_of(run: dict, num_tokens: int) -> config_lib.Config:
@@ -32,10 +33,9 @@ def config_of(run: dict, num_tokens: int) -> config_lib.Config:
                   "final_lr_fraction": run["final_lr_fraction"], "clip_norm": run["clip_norm"],
                   "batch_frames": run["batch_frames"], "max_batch_size": run["max_batch"], "seed": run["seed"],
                   "spec_augment": run["spec_augment"], "speeds": [0.9, 1.0, 1.1],
-                  # runs before 2026-12-04 c had no SpecAugment options: theirs were asr's defaults
-                  "freq_masks": run.get("freq_masks", 2), "freq_mask_width": run.get("freq_mask_width", 15),
-                  "time_masks": run.get("time_masks", 2), "time_mask_fraction": run.get("time_mask_fraction", 0.05),
-                  "init_from": " ".join(run["init"] or [])}})
+                  "init_from": " ".join(run["init"] or []),
+                  # runs before 2026-12-04 c had no SpecAugment options: theirs were the config's defaults
+                  **{k: run[k] for k in SPEC_AUGMENT if k in run}}})
 
 
 def main() -> None:

@@ -18,31 +18,32 @@ if compgen -G ".whl/*.whl" > /dev/null; then
   export PYTHONPATH=/tmp/asr-site${PYTHONPATH:+:$PYTHONPATH}
 fi
 export PYTHONUNBUFFERED=1
+OUT=${OUT:-gpu_out}
 TRAIN=recipes/mini_librispeech/gpu/train_torch.py
 python3 "$TRAIN" features .gpu/data --audio ".gpu/data/audio$PART" --out "/tmp/asr-feats$PART.pt"
 if [ $# -gt 0 ]; then
   FEATS=(/tmp/asr-feats*.pt)
   echo "training on ${#FEATS[@]} part(s): ${FEATS[*]}"
   if [ "$1" != --runs ]; then
-    python3 "$TRAIN" train .gpu/data --features "${FEATS[@]}" --out "${OUT:-gpu_out}/run" "$@"
+    python3 "$TRAIN" train .gpu/data --features "${FEATS[@]}" --out "$OUT/run" "$@"
     exit
   fi
   # several runs side by side (an LSTM at these batch sizes leaves most of an H200 idle); each logs to NAME.log
-  mkdir -p "${OUT:-gpu_out}"
+  mkdir -p "$OUT"
   pids=()
   while read -r name opts; do
     case "$name" in ''|'#'*) continue ;; esac
     read -r -a opts_array <<< "$opts"
-    python3 "$TRAIN" train .gpu/data --features "${FEATS[@]}" --out "${OUT:-gpu_out}/$name" "${opts_array[@]}" \
-      > "${OUT:-gpu_out}/$name.log" 2>&1 &
+    python3 "$TRAIN" train .gpu/data --features "${FEATS[@]}" --out "$OUT/$name" "${opts_array[@]}" \
+      > "$OUT/$name.log" 2>&1 &
     pids+=($!)
     echo "run $name: $opts (pid $!)"
   done < "$2"
   status=0
   for pid in "${pids[@]}"; do wait "$pid" || status=1; done
-  tail -n 3 "${OUT:-gpu_out}"/*.log
+  tail -n 3 "$OUT"/*.log
   # at most 8 files come back from the machine: the run with the lowest valid token error keeps its folder, the
   # others' weights wait in /tmp/asr-runs and their logs go into OUT/others.tar
-  python3 recipes/mini_librispeech/gpu/keep_best.py "${OUT:-gpu_out}"
+  python3 recipes/mini_librispeech/gpu/keep_best.py "$OUT"
   exit $status
 fi

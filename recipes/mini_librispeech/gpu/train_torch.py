@@ -36,6 +36,7 @@ sys.path.insert(1, str(Path(__file__).resolve().parents[3]))  # the repository: 
 import layout  # noqa: E402
 from asr.audio import AudioError, change_speed, load_audio  # noqa: E402
 from asr.batching import make_batches, min_ctc_frames  # noqa: E402
+from asr.config import TrainConfig  # noqa: E402
 
 SPEEDS = (0.9, 1.0, 1.1)
 
@@ -180,8 +181,8 @@ class Split:
         return x, lengths, targets, torch.tensor([len(lab) for lab in labels])
 
 
-def spec_augment(x, lengths, mean, rng: torch.Generator, freq_masks=2, freq_width=15, time_masks=2,
-                 time_fraction=0.05):
+def spec_augment(x, lengths, mean, rng: torch.Generator, freq_masks: int, freq_width: int, time_masks: int,
+                 time_fraction: float):
     """asr.train.spec_augment: random mel bands and time spans of each clip set to the mean feature."""
     b, t, m = x.shape
     dev = x.device
@@ -375,10 +376,11 @@ def main() -> None:
     t.add_argument("--batch-frames", type=int, default=24000)
     t.add_argument("--max-batch", type=int, default=32)
     t.add_argument("--no-spec-augment", dest="spec_augment", action="store_false")
-    t.add_argument("--freq-masks", type=int, default=2, help="SpecAugment, as asr's train config names it")
-    t.add_argument("--freq-mask-width", type=int, default=15)
-    t.add_argument("--time-masks", type=int, default=2)
-    t.add_argument("--time-mask-fraction", type=float, default=0.05)
+    asr_train = TrainConfig()  # SpecAugment: asr's train config, its names and defaults
+    t.add_argument("--freq-masks", type=int, default=asr_train.freq_masks)
+    t.add_argument("--freq-mask-width", type=int, default=asr_train.freq_mask_width)
+    t.add_argument("--time-masks", type=int, default=asr_train.time_masks)
+    t.add_argument("--time-mask-fraction", type=float, default=asr_train.time_mask_fraction)
     t.add_argument("--minutes", type=float, default=7.0)
     t.add_argument("--max-epochs", type=int, default=200)
     t.add_argument("--max-mb", type=float, default=15.0)
