@@ -14,6 +14,7 @@ from asr.config import STRATEGIES
 from asr.export import FORMATS as EXPORT_FORMATS
 from asr.export import QUANTIZE
 from asr.formats import FORMATS
+from asr.models import DEFAULT_MODEL
 
 NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot")  # stream and serve load it with the model
 DEFAULT_STREAMING_MODEL = "english-stream"
@@ -379,7 +380,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("transcribe", help="transcribe audio files or folders")
     p.add_argument("paths", nargs="+", metavar="PATH", help="audio file or folder (walked recursively)")
-    p.add_argument("--model", help="shipped model name (see `asr models`) or model directory; default: english")
+    p.add_argument("--model",
+                   help=f"shipped model name (see `asr models`) or model directory; default: {DEFAULT_MODEL}")
     p.add_argument("--format", choices=FORMATS, default="text")
     _decoding_arguments(p)
     p.add_argument("--output-dir", help="write one file per input here, plus summary.jsonl")
@@ -394,7 +396,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("evaluate", help="score a model on a manifest: recogs, aligned errors, WER/CER")
     p.add_argument("manifest", help="JSONL manifest with reference texts")
-    p.add_argument("--model", help="shipped model name or model directory; default: english")
+    p.add_argument("--model", help=f"shipped model name or model directory; default: {DEFAULT_MODEL}")
     _decoding_arguments(p)
     p.add_argument("--out", required=True, help="folder for recogs.txt, errs.txt, wer.json, summary.json")
     p.add_argument("--limit", type=int, help="only the first N utterances")
@@ -407,7 +409,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("plot", help="PNG of an experiment's training curves, or of a clip's CTC alignment")
     p.add_argument("what", choices=("training", "alignment"))
     p.add_argument("target", help="experiment directory (training) or audio file (alignment)")
-    p.add_argument("--model", help="model for an alignment (default: english)")
+    p.add_argument("--model", help=f"model for an alignment (default: {DEFAULT_MODEL})")
     p.add_argument("--out", help="PNG to write (default: EXP/training.png or CLIP-alignment.png)")
     p.set_defaults(func=cmd_plot, beam=1, no_lexicon=False, no_lm=True, lm=None, lm_weight=None, word_bonus=None)
 
@@ -415,7 +417,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", choices=EXPORT_FORMATS, required=True)
     p.add_argument("--quantize", choices=QUANTIZE, default="none",
                    help="tflite only: dynamic (int8 weights) or int8 (weights and activations); default none")
-    p.add_argument("--model", help="shipped model name or model directory; default: english")
+    p.add_argument("--model", help=f"shipped model name or model directory; default: {DEFAULT_MODEL}")
     p.add_argument("--calibration", nargs="+", metavar="PATH",
                    help="audio files or folders like the model's training audio, for --quantize int8")
     p.add_argument("--out", required=True, help="SavedModel directory or .tflite file to write (replaced)")

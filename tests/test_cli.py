@@ -297,6 +297,15 @@ def test_models_lists_digits():
     assert any(line.split()[0] == "digits" for line in lines[1:])
 
 
+@pytest.mark.parametrize("command", [["transcribe"], ["evaluate"], ["export"], ["plot"]])
+def test_help_names_the_model_used_when_none_is_given(command, capsys):
+    from asr.models import DEFAULT_MODEL
+    with pytest.raises(SystemExit):
+        main([*command, "--help"])
+    help_text = "".join(capsys.readouterr().out.split())  # argparse wraps lines, even at a hyphen
+    assert f"default:{DEFAULT_MODEL}" in help_text
+
+
 def test_evaluate_writes_recogs_errs_and_wer(tmp_path, sample_rows):
     rows = [sample_rows["0_jackson_0"], sample_rows["7_nicolas_1"],
             {**sample_rows["9_yweweler_2"], "id": "gone", "audio": str(tmp_path / "gone.wav")},
