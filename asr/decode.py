@@ -6,9 +6,10 @@ duration in seconds.
 """
 from __future__ import annotations
 
+import heapq
 import math
-from collections import defaultdict
 from dataclasses import dataclass, replace
+from operator import itemgetter
 from typing import Callable
 
 import numpy as np
@@ -182,7 +183,7 @@ class PrefixBeamSearch:
             candidates = _candidates(frame, self.token_prune, self.blank_id)
             self.beams = _prune(_extend(self.beams, self.prefixes, frame.tolist(), candidates, self.space_id,
                                         self.word_score, self.blank_id, self.lexicon, self.partial_score),
-                                self.beam_width)
+                                self.beam_width, self.prefixes)
 
     def best_so_far(self) -> tuple[int, ...]:
         """The tokens of the most probable prefix now, unfinished last word included (for partial results)."""
@@ -215,18 +216,20 @@ class _Prefixes:
     def __init__(self, space_id: int):
         self._space_id = space_id
         self._parent, self._last, self._word = [-1], [None], [()]
-        self._ids: dict[tuple[int, int], int] = {}
+        self.children: dict[tuple[int, int], int] = {}  # (prefix id, token) -> id of the extended prefix
         self.end_of_word: dict[int, float] = {}  # _end_of_word's bonus per prefix id, for this search's scorers
+        self._kept: dict[int, tuple[int, ...]] = {}  # tokens(prefix, keep=True)
 
     def extend(self, prefix: int, token: int) -> int:
         """Id of `prefix` followed by `token`."""
         key = (prefix, token)
-        if key not in self._ids:
-            self._ids[key] = len(self._parent)
+        child = self.children.get(key)
+        if child is None:
+            child = self.children[key] = len(self._parent)
             self._parent.append(prefix)
             self._last.append(token)
             self._word.append(() if token == self._space_id else self._word[prefix] + (token,))
-        return self._ids[key]
+        return child
 
     def word(self, prefix: int) -> tuple[int, ...]:
         """Tokens of the prefix's last, possibly unfinished word (empty after a space)."""
@@ -236,13 +239,22 @@ class _Prefixes:
         """The prefix's last token; None for the empty prefix."""
         return self._last[prefix]
 
-    def tokens(self, prefix: int) -> tuple[int, ...]:
-        """The prefix's token ids, first to last."""
-        out = []
-        while prefix != self.EMPTY:
-            out.append(self._last[prefix])
-            prefix = self._parent[prefix]
-        return tuple(reversed(out))
+    def tokens(self, prefix: int, keep: bool = False) -> tuple[int, ...]:
+        """The prefix's token ids, first to last. With `keep` the tuple is kept, so that a later call for a prefix
+        that extends this one walks back only to here (the search keeps those of the prefixes that end a word:
+        the next word's end then walks one word, not the whole utterance)."""
+        out, node, known = [], prefix, ()
+        while node != self.EMPTY:
+            kept = self._kept.get(node)
+            if kept is not None:
+                known = kept
+                break
+            out.append(self._last[node])
+            node = self._parent[node]
+        tokens = known + tuple(reversed(out))
+        if keep:
+            self._kept[prefix] = tokens
+        return tokens
 
 
 def _candidates(frame: np.ndarray, token_prune: float, blank_id: int) -> list[int]:
@@ -261,7 +273,7 @@ def _end_of_word(prefixes: _Prefixes, prefix: int, word_score: WordScore | None,
     """
     bonus = prefixes.end_of_word.get(prefix)
     if bonus is None:
-        bonus = word_score(prefixes.tokens(prefix)) if word_score is not None else 0.0
+        bonus = word_score(prefixes.tokens(prefix, keep=True)) if word_score is not None else 0.0
         if partial_score is not None:
             bonus -= partial_score(prefixes.word(prefix))
         prefixes.end_of_word[prefix] = bonus
@@ -273,14 +285,20 @@ def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: li
             partial_score: PartialScore | None = None) -> dict:
     """One frame `[vocab]` of prefix beam search: `{prefix id: (log p_blank, log p_token)}` -> the next frame's.
 
-    Python floats throughout: this inner loop runs beams x candidates times per frame.
+    Python floats throughout: this inner loop runs beams x candidates times per frame. A prefix met for the first
+    time in a frame gets its probability as is, without a log-add with zero. An extension the search has not made
+    before is keyed by its (prefix id, token) pair, and gets an id only if it survives the pruning: most do not.
     """
-    out: dict[int, list[float]] = defaultdict(lambda: [NEG_INF, NEG_INF])
+    out: dict[int, list[float]] = {}
     scored = word_score is not None or partial_score is not None
+    p_blank_frame, children = frame[blank_id], prefixes.children
     for prefix, (p_blank, p_token) in beams.items():
         p_total = _logaddexp(p_blank, p_token)
-        same = out[prefix]
-        same[0] = _logaddexp(same[0], p_total + frame[blank_id])
+        same = out.get(prefix)
+        if same is None:
+            same = out[prefix] = [p_total + p_blank_frame, NEG_INF]
+        else:
+            same[0] = _logaddexp(same[0], p_total + p_blank_frame)
         last = prefixes.last(prefix)
         allowed = lexicon.next_tokens(prefixes.word(prefix)) if lexicon is not None else None
         for c in candidates:
@@ -297,15 +315,23 @@ def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: li
             elif partial_score is not None:
                 word = prefixes.word(prefix)
                 p_new += partial_score(word + (c,)) - (partial_score(word) if word else 0.0)
-            extended = out[prefixes.extend(prefix, c)]
-            extended[1] = _logaddexp(extended[1], p_new)
+            key = (prefix, c)
+            child = children.get(key, key)  # the pair stands for an extension not seen before (see _prune)
+            extended = out.get(child)
+            if extended is None:
+                out[child] = [NEG_INF, p_new]
+            else:
+                extended[1] = _logaddexp(extended[1], p_new)
     return out
 
 
-def _prune(beams: dict, beam_width: int) -> dict:
-    """The `beam_width` most probable prefixes with non-zero probability; ties keep insertion order."""
-    ranked = sorted(beams.items(), key=lambda item: _logaddexp(*item[1]), reverse=True)
-    return {prefix: tuple(p) for prefix, p in ranked[:beam_width] if _logaddexp(*p) > NEG_INF}
+def _prune(beams: dict, beam_width: int, prefixes: _Prefixes) -> dict:
+    """The `beam_width` most probable prefixes with non-zero probability, as `{prefix id: (log p_blank, log
+    p_token)}`; ties keep insertion order. Keys of `beams` that are (prefix id, token) pairs get their ids here."""
+    totals = [(_logaddexp(p[0], p[1]), key, p) for key, p in beams.items()]
+    best = heapq.nlargest(beam_width, totals, key=itemgetter(0))  # = sorted(..., reverse=True)[:beam_width]
+    return {(prefixes.extend(*key) if type(key) is tuple else key): (p[0], p[1])
+            for total, key, p in best if total > NEG_INF}
 
 
 def _logaddexp(a: float, b: float) -> float:

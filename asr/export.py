@@ -8,8 +8,9 @@ Both formats have the same signature, "serving_default", one utterance per call:
             num_frames  int32   []                = frames: ceil(log-mel frames / subsampling)
 
 log_probs are what asr.decode takes: greedy_decode(log_probs, vocab, frame_s), beam_search(...); they equal
-asr.transcribe.Transcriber.log_probs of the same model (exactly for a SavedModel; within 1e-4 for a float TFLite
-file). A waveform shorter than one analysis window (25 ms) gives 0 frames.
+asr.transcribe.Transcriber.keras_log_probs of the same model (exactly for a SavedModel; within 1e-4 for a
+float TFLite file; Transcriber.log_probs, which runs LSTM models in NumPy, within 1e-4 too). A waveform
+shorter than one analysis window (25 ms) gives 0 frames.
 
 Every export describes itself in a JSON document (sample rate, frame duration, token symbols, source model,
 quantization, output units): `assets.extra/asr.json` in a SavedModel directory, a metadata entry named "asr" in

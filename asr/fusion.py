@@ -65,6 +65,7 @@ class LanguageModelScore:
         self._states: dict[tuple[str, ...], object] = {(): lm.begin_state()}
         self._scores: dict[tuple[str, ...], float] = {}
         self._words: dict[tuple[str, ...], tuple[str, ...]] = {(): ()}
+        self._spelled: dict[tuple[int, ...], tuple[str, ...]] = {}  # _spell's
 
     def fresh(self) -> "LanguageModelScore":
         """The same scorer with empty caches, for one search: each utterance (and each concurrent stream) gets
@@ -72,7 +73,29 @@ class LanguageModelScore:
         return LanguageModelScore(self.lm, self.vocab, self.weight, self.word_bonus, self.homophones)
 
     def word_score(self, tokens: tuple[int, ...]) -> float:
-        return self._score(tuple(self.vocab.decode(tokens).split()))
+        return self._score(self._spell(tokens))
+
+    def _spell(self, tokens: tuple[int, ...]) -> tuple[str, ...]:
+        """The words of `tokens` as text, kept: a search asks about prefixes that extend one it asked about by a
+        word, so only the last word is decoded (slicing and hashing the tuples runs in C; decoding in Python)."""
+        spelled = self._spelled.get(tokens)
+        if spelled is None:
+            space = self.vocab.space_id
+            end = len(tokens)
+            while end and tokens[end - 1] == space:
+                end -= 1
+            start = end
+            while start and tokens[start - 1] != space:
+                start -= 1
+            history_end = start
+            while history_end and tokens[history_end - 1] == space:
+                history_end -= 1
+            history = self._spelled.get(tokens[:history_end]) if history_end else ()
+            if history is None:
+                history = tuple(self.vocab.decode(tokens[:history_end]).split())
+            last = self.vocab.decode(tokens[start:end])
+            spelled = self._spelled[tokens] = history + ((last,) if last else ())
+        return spelled
 
     def words(self, spelled: tuple[str, ...]) -> tuple[str, ...]:
         """The words a sequence of spellings stands for (itself, for a character model)."""

@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 from asr.config import Config
 from asr.features import hop_samples, log_mel, num_frames, window_samples
 from asr.model import AcousticModel
+from asr.numpy_model import RECURRENCES
 
 
 class NotStreamable(ValueError):
@@ -118,48 +119,3 @@ class AcousticStream:
         log_probs, self.states = self.acoustics._step(samples, self.states)
         self.frames_out += len(log_probs)
         return log_probs.astype(np.float32)
-
-
-# Keras's recurrent cells, one frame at a time, on the weights of its layers (tests/test_streaming.py checks
-# them against Keras): x [frames, inputs], state [units] arrays -> (outputs [frames, units], new state).
-
-def _sigmoid(x):
-    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # = 1 / (1 + exp(-x)), without overflow
-
-
-def _lstm(x, state, kernel, recurrent, bias):
-    h, c = state
-    inputs = x @ kernel + bias  # gates i, f, c, o
-    out = np.empty((len(x), len(h)), np.float32)
-    for t in range(len(x)):
-        i, f, g, o = np.split(inputs[t] + h @ recurrent, 4)
-        c = _sigmoid(f) * c + _sigmoid(i) * np.tanh(g)
-        h = _sigmoid(o) * np.tanh(c)
-        out[t] = h
-    return out, (h, c)
-
-
-def _gru(x, state, kernel, recurrent, bias):
-    (h,) = state
-    inputs = x @ kernel + bias[0]  # gates z, r, candidate; Keras's reset_after form (the default)
-    out = np.empty((len(x), len(h)), np.float32)
-    for t in range(len(x)):
-        x_z, x_r, x_h = np.split(inputs[t], 3)
-        h_z, h_r, h_h = np.split(h @ recurrent + bias[1], 3)
-        z, r = _sigmoid(x_z + h_z), _sigmoid(x_r + h_r)
-        h = z * h + (1 - z) * np.tanh(x_h + r * h_h)
-        out[t] = h
-    return out, (h,)
-
-
-def _simple_rnn(x, state, kernel, recurrent, bias):
-    (h,) = state
-    inputs = x @ kernel + bias
-    out = np.empty((len(x), len(h)), np.float32)
-    for t in range(len(x)):
-        h = np.tanh(inputs[t] + h @ recurrent)
-        out[t] = h
-    return out, (h,)
-
-
-RECURRENCES = {"lstm": _lstm, "gru": _gru, "rnn": _simple_rnn}

@@ -15,8 +15,9 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from asr import checkpoint, models
+from asr import checkpoint, models, numpy_model
 from asr.features import log_mel
+from asr.numpy_model import NumpyAcousticModel
 from asr.recognizer import (DECODING_FILE, LM_FILE, DecodingConfig, ExportedTranscriber, Recognizer,  # noqa: F401
                             Transcript)
 from asr.segment import SegmentConfig
@@ -40,7 +41,13 @@ class Transcriber(Recognizer):
             feats = log_mel(waveform, features)[None]
             logits, _ = self.model(feats, tf.shape(feats)[1:2], training=False)
             return tf.nn.log_softmax(logits[0])
-        self._log_probs = log_probs
+
+        @tf.function(input_signature=signature)
+        def log_mel_of(waveform):
+            return log_mel(waveform, features)
+        self._log_probs, self._log_mel = log_probs, log_mel_of
+        # LSTM models run in NumPy (asr.numpy_model: same output, about twice as fast for one utterance)
+        self._numpy = NumpyAcousticModel(self.model) if numpy_model.supported(self.config.model) else None
         self._streaming = None
 
     def streaming(self):
@@ -57,6 +64,16 @@ class Transcriber(Recognizer):
 
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
         """Per-frame log posteriors [frames, tokens] of float32 mono samples at the model rate."""
+        if len(samples) < round(self.sample_rate_hz * self.config.features.window_ms / 1000):
+            return np.zeros([0, self.vocab.size], np.float32)
+        waveform = tf.constant(samples, tf.float32)
+        if self._numpy is not None:
+            return self._numpy(self._log_mel(waveform).numpy())
+        return self._log_probs(waveform).numpy()
+
+    def keras_log_probs(self, samples: np.ndarray) -> np.ndarray:
+        """log_probs computed by the Keras model in TensorFlow, whatever runs by default: the reference that
+        asr.numpy_model and asr.export are checked against."""
         if len(samples) < round(self.sample_rate_hz * self.config.features.window_ms / 1000):
             return np.zeros([0, self.vocab.size], np.float32)
         return self._log_probs(tf.constant(samples, tf.float32)).numpy()

@@ -34,7 +34,7 @@ QUANTIZED_BOUND = {"dynamic": (0.5, 0.05), "int8": (8.0, 0.20)}
 @dataclass(frozen=True)
 class Reference:
     clips: list  # float32 [samples] at the model rate
-    log_probs: list  # float32 [frames, tokens], Transcriber.log_probs
+    log_probs: list  # float32 [frames, tokens], Transcriber.keras_log_probs
     texts: list  # greedy transcripts (a phone model's in the dictionary's words)
     transcriber: object
 
@@ -48,7 +48,7 @@ def keras():
         if name not in cache:
             model = asr.load_model(name, beam_width=1, use_lexicon=False, lm=False)
             clips = [load_audio(p, model.sample_rate_hz) for p in CLIPS[name]]
-            log_probs = [model.log_probs(c) for c in clips]
+            log_probs = [model.keras_log_probs(c) for c in clips]
             texts = [model.in_words(greedy_decode(lp, model.vocab, model.frame_s)).text for lp in log_probs]
             cache[name] = Reference(clips, log_probs, texts, model)
         return cache[name]

@@ -19,6 +19,8 @@
 #   GPU_OUT=DIR bash recipes/mini_librispeech/run.sh gpu_lm gpu_beam  # phone models trained on a GPU
 #                                                         # (gpu/README.md); run C at beam 24 shipped until run G:
 #   GPU_OUT=DIR GPU_RUNS=G GPU_BEAM_RUN=G BEAMS=24 BEAM_BONUSES="1 2 3 4" bash recipes/mini_librispeech/run.sh gpu_lm gpu_beam
+#   bash recipes/mini_librispeech/run.sh phones_cpu lm phones_cpu_lm  # the shipped GPU model (run G) continued on
+#                                                         # this CPU (10 epochs, 1e-4); with the LM and the mix
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -60,8 +62,12 @@ with_mix() {
 # from the weights of model directory INIT, then score RUN/best greedy on dev (RUN/eval-dev-dict: each pronunciation
 # written as the dictionary's word for it)
 phone_run() {
-  train_from recipes/mini_librispeech/phones.toml "$1" "$2" "${@:3}"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$2/best" --out "$2/eval-dev-dict"
+  phone_run_cfg recipes/mini_librispeech/phones.toml "$@"
+}
+# phone_run_cfg CONFIG INIT RUN [TRAINING OPTIONS]: the same with another config
+phone_run_cfg() {
+  train_from "$1" "$2" "$3" "${@:4}"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$3/best" --out "$3/eval-dev-dict"
 }
 # with_phone_lms RUN OUT [TUNING OPTIONS]: the phone model RUN/best with the word LM (OUT_plain), then the same with
 # lm.json (OUT: our LM mixed with pocketsphinx's, weight by perplexity on valid; LM weight and bonus tuned on valid),
@@ -73,6 +79,21 @@ with_phone_lms() {
   rm -rf "$2" && cp -r "$2_plain" "$2"
   with_mix "$1/best" "$2" "$1/tune_mix" "${@:3}" --fallback "$1/tune/decoding.json"
   asr evaluate "$EXP/data/dev.jsonl" --model "$2" --out "$1/eval-dev-mix"
+}
+
+# mix_beam RUN MIXED: RUN/best with the LM mix of MIXED (made by with_phone_lms) at wider beams: valid grids at
+# widths BEAMS (default "24 32"), LM weights BEAM_WEIGHTS (default "0.6 0.8 1.0") and word bonuses BEAM_BONUSES
+# (default "2 3 4"); MIXED_b24 (what ships as english-phones): width 24, whose RTF stays clear of 0.05 (width 32:
+# 0.042-0.049 in benchmarks/), scored on dev (RUN/eval-dev-mix-beam24)
+mix_beam() {
+  for W in ${BEAMS:-24 32}; do
+    python recipes/mini_librispeech/tune_decoding.py "$1/best" "$2/lm.json" "$EXP/data/valid.jsonl" \
+      --out "$1/tune_mix_beam$W" --lm-words-only --beam "$W" --weights ${BEAM_WEIGHTS:-0.6 0.8 1.0} \
+      --bonuses ${BEAM_BONUSES:-2 3 4} --fallback "$1/tune/decoding.json"
+  done
+  rm -rf "$2_b24" && cp -r "$2" "$2_b24"
+  cp "$1/tune_mix_beam24/decoding.json" "$2_b24/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$2_b24" --out "$1/eval-dev-mix-beam24"
 }
 
 if stage prepare && [ ! -f "$EXP/data/dev.jsonl" ]; then
@@ -142,6 +163,18 @@ if stage phones4; then
     --set train.epochs=20
 fi
 
+if stage phones_cpu; then
+  # the shipped GPU phone model (run G, asr/models/english-phones) continued on this CPU: 10 epochs, peak LR 1e-4
+  phone_run_cfg recipes/mini_librispeech/phones_cpu.toml asr/models/english-phones "$EXP/phone_cpu"
+fi
+
+if stage phones_cpu_lm; then
+  # phones_cpu's model with the word LM and the LM mix at width 16 (G's grid), then the mix at width 24 on a grid
+  # that reaches below G's optimum (weight 0.6, bonus 1: the grid's corner)
+  with_phone_lms "$EXP/phone_cpu" "$EXP/english_phones_cpu" --weights 0.6 0.8 1.0 --bonuses 1 2 3 4
+  BEAMS=24 BEAM_WEIGHTS="0.3 0.45 0.6 0.8" BEAM_BONUSES="0 1 2 3" mix_beam "$EXP/phone_cpu" "$EXP/english_phones_cpu"
+fi
+
 if stage phones2_lm; then
   # the phones2 model (shipped 2026-12-04) with the word LM (a finer grid), and with our LM mixed with pocketsphinx's
   with_phone_lms "$EXP/phone_bilstm2" "$EXP/english_phones2" --weights 0.4 0.6 0.8 1.0 --bonuses 0 1 2 3
@@ -170,20 +203,9 @@ if stage gpu_lm; then
 fi
 
 if stage gpu_beam; then
-  # run GPU_BEAM_RUN (default C; G ships) with the LM mix at wider beams: valid grids at widths BEAMS (default
-  # "24 32") and word bonuses BEAM_BONUSES (default "2 3 4"; G's width-16 optimum was at 1);
-  # english_phones_gpu_${R}_b24 (what ships as english-phones): width 24, whose RTF stays clear of 0.05 (width 32:
-  # 0.042-0.049 in benchmarks/); scored on dev
+  # run GPU_BEAM_RUN (default C; G ships) with the LM mix at wider beams (mix_beam)
   R=${GPU_BEAM_RUN:-C}
-  C=$EXP/phone_gpu_$R
-  for W in ${BEAMS:-24 32}; do
-    python recipes/mini_librispeech/tune_decoding.py "$C/best" "$EXP/english_phones_gpu_$R/lm.json" \
-      "$EXP/data/valid.jsonl" --out "$C/tune_mix_beam$W" --lm-words-only --beam "$W" --weights 0.6 0.8 1.0 \
-      --bonuses ${BEAM_BONUSES:-2 3 4} --fallback "$C/tune/decoding.json"
-  done
-  rm -rf "$EXP/english_phones_gpu_${R}_b24" && cp -r "$EXP/english_phones_gpu_$R" "$EXP/english_phones_gpu_${R}_b24"
-  cp "$C/tune_mix_beam24/decoding.json" "$EXP/english_phones_gpu_${R}_b24/"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_gpu_${R}_b24" --out "$C/eval-dev-mix-beam24"
+  mix_beam "$EXP/phone_gpu_$R" "$EXP/english_phones_gpu_$R"
 fi
 
 if stage stream; then

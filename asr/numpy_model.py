@@ -1,0 +1,111 @@
+"""Keras's recurrent layers in NumPy, and the acoustic model's forward pass for one utterance built on them.
+
+For one utterance on a CPU, TensorFlow's recurrent loop costs more in per-step overhead than in arithmetic (a
+4 x BiLSTM-320 model: 12,000 small steps per minute of audio). Here each layer's input projection is one matrix
+product over all frames, and only the recurrence loops, in NumPy; on the project's 2-core CPU that runs the
+shipped models' acoustic models 2-7 times faster than TensorFlow (benchmarks/README.md). The same recurrences run
+the streaming models frame by frame (asr.stream_model). Results equal the Keras model's `call` (training=False)
+to float32 rounding: tests/test_numpy_model.py and tests/test_streaming.py compare them. Training and export keep
+TensorFlow.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from asr.config import ModelConfig
+
+
+def supported(cfg: ModelConfig) -> bool:
+    """Whether NumpyAcousticModel runs the model: recurrent layers after frame stacking, no convolution."""
+    return cfg.cell in RECURRENCES and not cfg.conv_channels
+
+
+class NumpyAcousticModel:
+    """An asr.model.AcousticModel's weights, run in NumPy: log-mel features [frames, mels] -> log posteriors."""
+
+    def __init__(self, keras_model):
+        cfg = keras_model.cfg
+        if not supported(cfg):
+            raise ValueError(f"conv_channels={cfg.conv_channels}: a convolution front end runs in TensorFlow only")
+        self.cell, self.units, self.stack_frames = cfg.cell, cfg.units, cfg.stack_frames
+        self.mean = keras_model.feature_mean.numpy()
+        self.std = keras_model.feature_std.numpy()
+        per_direction = 3  # kernel, recurrent kernel, bias (a Bidirectional layer lists forward, then backward)
+        self.layers = []
+        for rnn in keras_model.rnns:
+            weights = [np.asarray(w, np.float32) for w in rnn.get_weights()]
+            self.layers.append([weights[i:i + per_direction] for i in range(0, len(weights), per_direction)])
+        self.output_kernel, self.output_bias = (np.asarray(w, np.float32)
+                                                for w in keras_model.output_layer.get_weights())
+
+    def __call__(self, features: np.ndarray) -> np.ndarray:
+        """features [frames, mels] float32 -> log-softmax [ceil(frames / stack_frames), tokens] float32."""
+        x = (np.asarray(features, np.float32) - self.mean) / self.std
+        k = self.stack_frames
+        if k > 1:
+            x = np.pad(x, [[0, (-len(x)) % k], [0, 0]]).reshape(-1, x.shape[1] * k)
+        recurrence = RECURRENCES[self.cell]
+        for directions in self.layers:
+            outputs = [recurrence(x if d == 0 else x[::-1], initial_state(self.cell, self.units), *weights)[0]
+                       for d, weights in enumerate(directions)]
+            x = outputs[0] if len(outputs) == 1 else np.concatenate([outputs[0], outputs[1][::-1]], axis=1)
+        logits = x @ self.output_kernel + self.output_bias
+        logits -= logits.max(axis=1, keepdims=True)
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+
+
+def initial_state(cell: str, units: int) -> tuple[np.ndarray, ...]:
+    """A layer's zero state: (h, c) for an LSTM, (h,) otherwise."""
+    return tuple(np.zeros(units, np.float32) for _ in range(2 if cell == "lstm" else 1))
+
+
+# Keras's recurrent cells, one frame at a time, on the weights of its layers: x [frames, inputs], state [units]
+# arrays -> (outputs [frames, units], new state).
+
+def _sigmoid(x):
+    return 0.5 * (np.tanh(0.5 * x) + 1.0)  # = 1 / (1 + exp(-x)), without overflow
+
+
+def _lstm(x, state, kernel, recurrent, bias):
+    """Gates in Keras's order input, forget, cell, output. sigmoid(x) = (1 + tanh(x / 2)) / 2, so the three
+    sigmoid gates' columns are halved and one tanh per frame serves all four gates."""
+    h, c = state
+    units = len(h)
+    scale = np.full(4 * units, 0.5, np.float32)
+    scale[2 * units:3 * units] = 1.0
+    inputs = (x @ kernel + bias) * scale
+    recurrent = recurrent * scale
+    out = np.empty((len(x), units), np.float32)
+    for t in range(len(x)):
+        z = np.tanh(inputs[t] + h @ recurrent)
+        gates = 0.5 * z + 0.5  # input, forget and output gates (the cell block of this is not used)
+        c = gates[units:2 * units] * c + gates[:units] * z[2 * units:3 * units]
+        h = gates[3 * units:] * np.tanh(c)
+        out[t] = h
+    return out, (h, c)
+
+
+def _gru(x, state, kernel, recurrent, bias):
+    (h,) = state
+    inputs = x @ kernel + bias[0]  # gates z, r, candidate; Keras's reset_after form (the default)
+    out = np.empty((len(x), len(h)), np.float32)
+    for t in range(len(x)):
+        x_z, x_r, x_h = np.split(inputs[t], 3)
+        h_z, h_r, h_h = np.split(h @ recurrent + bias[1], 3)
+        z, r = _sigmoid(x_z + h_z), _sigmoid(x_r + h_r)
+        h = z * h + (1 - z) * np.tanh(x_h + r * h_h)
+        out[t] = h
+    return out, (h,)
+
+
+def _simple_rnn(x, state, kernel, recurrent, bias):
+    (h,) = state
+    inputs = x @ kernel + bias
+    out = np.empty((len(x), len(h)), np.float32)
+    for t in range(len(x)):
+        h = np.tanh(inputs[t] + h @ recurrent)
+        out[t] = h
+    return out, (h,)
+
+
+RECURRENCES = {"lstm": _lstm, "gru": _gru, "rnn": _simple_rnn}
