@@ -21,6 +21,7 @@
 #   GPU_OUT=DIR GPU_RUNS=G GPU_BEAM_RUN=G BEAMS=24 BEAM_BONUSES="1 2 3 4" bash recipes/mini_librispeech/run.sh gpu_lm gpu_beam
 #   bash recipes/mini_librispeech/run.sh phones_cpu lm phones_cpu_lm  # the shipped GPU model (run G) continued on
 #                                                         # this CPU (10 epochs, 1e-4); with the LM and the mix
+#   bash recipes/mini_librispeech/run.sh prepare wide_beam  # the shipped network at wider beams (width 64 ships)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -206,6 +207,27 @@ if stage gpu_beam; then
   # run GPU_BEAM_RUN (default C; G ships) with the LM mix at wider beams (mix_beam)
   R=${GPU_BEAM_RUN:-C}
   mix_beam "$EXP/phone_gpu_$R" "$EXP/english_phones_gpu_$R"
+fi
+
+if stage wide_beam; then
+  # the shipped network (run G, asr/models/english-phones) at wider beams, affordable since the acoustic model runs
+  # in NumPy (asr/numpy_model.py): our LM alone at width 64, then the mix at widths 32, 48 and 64 (valid grids);
+  # english_phones_G_b64 (what ships since the fourth session of 2026-12-04): width 64 with both, scored on dev
+  M=asr/models/english-phones
+  C=$EXP/phone_gpu_G
+  python recipes/mini_librispeech/tune_decoding.py "$M" "$M/lm.arpa.gz" "$EXP/data/valid.jsonl" \
+    --out "$C/tune_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 --bonuses 1 2 3
+  for W in 32 48 64; do
+    python recipes/mini_librispeech/tune_decoding.py "$M" "$M/lm.json" "$EXP/data/valid.jsonl" \
+      --out "$C/tune_mix_beam$W" --lm-words-only --beam "$W" --weights 0.45 0.6 0.8 --bonuses 0 1 2 \
+      --fallback "$C/tune_beam64/decoding.json"
+  done
+  rm -rf "$EXP/english_phones_G_b64" && cp -r "$M" "$EXP/english_phones_G_b64"
+  cp "$C/tune_mix_beam64/decoding.json" "$EXP/english_phones_G_b64/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_G_b64" --out "$C/eval-dev-mix-beam64"
+  rm -rf "$EXP/english_phones_G_b64_plain" && cp -r "$EXP/english_phones_G_b64" "$EXP/english_phones_G_b64_plain"
+  rm "$EXP/english_phones_G_b64_plain/lm.json" && cp "$C/tune_beam64/decoding.json" "$EXP/english_phones_G_b64_plain/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_G_b64_plain" --out "$C/eval-dev-lm-beam64"
 fi
 
 if stage stream; then
