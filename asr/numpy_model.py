@@ -3,10 +3,10 @@
 For one utterance on a CPU, TensorFlow's recurrent loop costs more in per-step overhead than in arithmetic (a
 4 x BiLSTM-320 model: 12,000 small steps per minute of audio). Here each layer's input projection is one matrix
 product over all frames, and only the recurrence loops, in NumPy; on the project's 2-core CPU that runs the
-shipped models' acoustic models 2-7 times faster than TensorFlow (benchmarks/README.md). The same recurrences run
-the streaming models frame by frame (asr.stream_model). Results equal the Keras model's `call` (training=False)
-to float32 rounding: tests/test_numpy_model.py and tests/test_streaming.py compare them. Training and export keep
-TensorFlow.
+shipped models' acoustic models 2-9 times faster than TensorFlow (benchmarks/numpy_model.py). The same
+recurrences run the streaming models frame by frame (asr.stream_model). Results equal the Keras model's `call`
+(training=False) to float32 rounding: tests/test_numpy_model.py and tests/test_streaming.py compare them.
+Training and export keep TensorFlow.
 """
 from __future__ import annotations
 
