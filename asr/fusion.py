@@ -80,16 +80,8 @@ class LanguageModelScore:
         word, so only the last word is decoded (slicing and hashing the tuples runs in C; decoding in Python)."""
         spelled = self._spelled.get(tokens)
         if spelled is None:
-            space = self.vocab.space_id
-            end = len(tokens)
-            while end and tokens[end - 1] == space:
-                end -= 1
-            start = end
-            while start and tokens[start - 1] != space:
-                start -= 1
-            history_end = start
-            while history_end and tokens[history_end - 1] == space:
-                history_end -= 1
+            start, end = _last_word_span(tokens, self.vocab.space_id)
+            history_end = _before_spaces(tokens, start, self.vocab.space_id)
             history = self._spelled.get(tokens[:history_end]) if history_end else ()
             if history is None:
                 history = tuple(self.vocab.decode(tokens[:history_end]).split())
@@ -156,10 +148,21 @@ class Combined:
 
 
 def _last_word(tokens: tuple[int, ...], space_id: int) -> tuple[int, ...]:
-    end = len(tokens)
-    while end and tokens[end - 1] == space_id:
-        end -= 1
+    start, end = _last_word_span(tokens, space_id)
+    return tuple(tokens[start:end])
+
+
+def _last_word_span(tokens: tuple[int, ...], space_id: int) -> tuple[int, int]:
+    """(start, end) of the last word of `tokens`, trailing spaces skipped."""
+    end = _before_spaces(tokens, len(tokens), space_id)
     start = end
     while start and tokens[start - 1] != space_id:
         start -= 1
-    return tuple(tokens[start:end])
+    return start, end
+
+
+def _before_spaces(tokens: tuple[int, ...], end: int, space_id: int) -> int:
+    """`end` moved back over the spaces just before it."""
+    while end and tokens[end - 1] == space_id:
+        end -= 1
+    return end

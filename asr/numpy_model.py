@@ -21,7 +21,11 @@ def supported(cfg: ModelConfig) -> bool:
 
 
 class NumpyAcousticModel:
-    """An asr.model.AcousticModel's weights, run in NumPy: log-mel features [frames, mels] -> log posteriors."""
+    """An asr.model.AcousticModel's weights, run in NumPy: log-mel features [frames, mels] -> log posteriors.
+
+    `step` carries the recurrent state from one call to the next, so a unidirectional model can run chunk by
+    chunk (asr.stream_model); calling the model runs one whole utterance from the zero state.
+    """
 
     def __init__(self, keras_model):
         cfg = keras_model.cfg
@@ -30,28 +34,39 @@ class NumpyAcousticModel:
         self.cell, self.units, self.stack_frames = cfg.cell, cfg.units, cfg.stack_frames
         self.mean = keras_model.feature_mean.numpy()
         self.std = keras_model.feature_std.numpy()
-        per_direction = 3  # kernel, recurrent kernel, bias (a Bidirectional layer lists forward, then backward)
-        self.layers = []
-        for rnn in keras_model.rnns:
-            weights = [np.asarray(w, np.float32) for w in rnn.get_weights()]
-            self.layers.append([weights[i:i + per_direction] for i in range(0, len(weights), per_direction)])
+        self.layers = [layer_weights(rnn, cfg.cell) for rnn in keras_model.rnns]
         self.output_kernel, self.output_bias = (np.asarray(w, np.float32)
                                                 for w in keras_model.output_layer.get_weights())
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """features [frames, mels] float32 -> log-softmax [ceil(frames / stack_frames), tokens] float32."""
+        return self.step(features, self.initial_states())[0]
+
+    def initial_states(self) -> tuple:
+        """The zero state of every layer (of its forward direction)."""
+        return tuple(initial_state(self.cell, self.units) for _ in self.layers)
+
+    def step(self, features: np.ndarray, states: tuple) -> tuple[np.ndarray, tuple]:
+        """(features [frames, mels], states) -> (log-softmax [ceil(frames / stack_frames), tokens], states after
+        the last frame). A short last group of frames is padded with zeros after normalisation, as the Keras model
+        pads a clip's end. A bidirectional layer's backward direction starts from zero at the last frame."""
         x = (np.asarray(features, np.float32) - self.mean) / self.std
         k = self.stack_frames
         if k > 1:
             x = np.pad(x, [[0, (-len(x)) % k], [0, 0]]).reshape(-1, x.shape[1] * k)
         recurrence = RECURRENCES[self.cell]
-        for directions in self.layers:
-            outputs = [recurrence(x if d == 0 else x[::-1], initial_state(self.cell, self.units), *weights)[0]
-                       for d, weights in enumerate(directions)]
-            x = outputs[0] if len(outputs) == 1 else np.concatenate([outputs[0], outputs[1][::-1]], axis=1)
+        new_states = []
+        for directions, state in zip(self.layers, states):
+            x_forward, state = recurrence(x, state, *directions[0])
+            new_states.append(state)
+            if len(directions) == 1:
+                x = x_forward
+            else:
+                x_backward = recurrence(x[::-1], initial_state(self.cell, self.units), *directions[1])[0]
+                x = np.concatenate([x_forward, x_backward[::-1]], axis=1)
         logits = x @ self.output_kernel + self.output_bias
         logits -= logits.max(axis=1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), tuple(new_states)
 
 
 def initial_state(cell: str, units: int) -> tuple[np.ndarray, ...]:
@@ -59,22 +74,33 @@ def initial_state(cell: str, units: int) -> tuple[np.ndarray, ...]:
     return tuple(np.zeros(units, np.float32) for _ in range(2 if cell == "lstm" else 1))
 
 
-# Keras's recurrent cells, one frame at a time, on the weights of its layers: x [frames, inputs], state [units]
-# arrays -> (outputs [frames, units], new state).
+def layer_weights(rnn, cell: str) -> list[list[np.ndarray]]:
+    """A Keras recurrent layer's weights as float32 arrays, [kernel, recurrent kernel, bias] per direction (a
+    Bidirectional layer lists forward, then backward), in the form RECURRENCES[cell] takes them: an LSTM's
+    sigmoid-gate columns halved (see _lstm), once here rather than at every call."""
+    weights = [np.asarray(w, np.float32) for w in rnn.get_weights()]
+    directions = [weights[i:i + 3] for i in range(0, len(weights), 3)]
+    if cell == "lstm":
+        units = directions[0][1].shape[0]
+        scale = np.full(4 * units, 0.5, np.float32)
+        scale[2 * units:3 * units] = 1.0
+        directions = [[w * scale for w in direction] for direction in directions]
+    return directions
+
+
+# Keras's recurrent cells, one frame at a time, on the weights of its layers (layer_weights): x [frames, inputs],
+# state [units] arrays -> (outputs [frames, units], new state).
 
 def _sigmoid(x):
     return 0.5 * (np.tanh(0.5 * x) + 1.0)  # = 1 / (1 + exp(-x)), without overflow
 
 
 def _lstm(x, state, kernel, recurrent, bias):
-    """Gates in Keras's order input, forget, cell, output. sigmoid(x) = (1 + tanh(x / 2)) / 2, so the three
-    sigmoid gates' columns are halved and one tanh per frame serves all four gates."""
+    """Gates in Keras's order input, forget, cell, output. sigmoid(x) = (1 + tanh(x / 2)) / 2, so with the three
+    sigmoid gates' columns of the weights halved (layer_weights) one tanh per frame serves all four gates."""
     h, c = state
     units = len(h)
-    scale = np.full(4 * units, 0.5, np.float32)
-    scale[2 * units:3 * units] = 1.0
-    inputs = (x @ kernel + bias) * scale
-    recurrent = recurrent * scale
+    inputs = x @ kernel + bias
     out = np.empty((len(x), units), np.float32)
     for t in range(len(x)):
         z = np.tanh(inputs[t] + h @ recurrent)

@@ -19,7 +19,7 @@ from threadpoolctl import threadpool_limits
 from asr.config import Config
 from asr.features import hop_samples, log_mel, num_frames, window_samples
 from asr.model import AcousticModel
-from asr.numpy_model import RECURRENCES
+from asr.numpy_model import NumpyAcousticModel
 
 
 class NotStreamable(ValueError):
@@ -40,13 +40,10 @@ class StreamingAcoustics:
             raise NotStreamable(f"{name}: a convolution front end is not supported for streaming")
         self.hop, self.window = hop_samples(self.features), window_samples(self.features)
         self.num_tokens = cfg.num_tokens
-        self.cell = cfg.cell
-        # the trained weights as float32 numpy arrays: a stream runs one or a few frames at a time, where a
-        # TensorFlow call costs milliseconds of overhead and numpy's matrix products tens of microseconds
-        self.mean, self.std = model.feature_mean.numpy(), model.feature_std.numpy()
-        self.layers = [[np.asarray(w, np.float32) for w in layer.get_weights()] for layer in model.rnns]
-        self.dense = [np.asarray(w, np.float32) for w in model.output_layer.get_weights()]
-        self.state_sizes = [cfg.units] * (2 if cfg.cell == "lstm" else 1) * len(self.layers)
+        # the recurrent layers in numpy (asr.numpy_model, with their state carried between chunks): a stream runs
+        # one or a few frames at a time, where a TensorFlow call costs milliseconds of overhead and numpy's
+        # matrix products tens of microseconds
+        self.acoustics = NumpyAcousticModel(model)
         # a stream's matrix products are tiny: more BLAS threads only spin between them (measured: a whole core
         # per process, and eight streams in one process slowed tenfold), so one BLAS thread for this process
         threadpool_limits(1, user_api="blas")
@@ -55,24 +52,12 @@ class StreamingAcoustics:
                                     input_signature=[tf.TensorSpec([None], tf.float32)]).get_concrete_function()
 
     def _step(self, samples: np.ndarray, states: tuple) -> tuple[np.ndarray, tuple]:
-        """(samples that complete whole groups of frames, states) -> (log posteriors [frames, tokens], states)."""
-        feats = self._log_mel(tf.constant(samples)).numpy()
-        x = (feats - self.mean) / self.std
-        x = np.pad(x, [[0, (-len(x)) % self.stack], [0, 0]])  # only the stream's last group is short
-        x = x.reshape(-1, x.shape[1] * self.stack)
-        new_states, i = [], 0
-        n = 2 if self.cell == "lstm" else 1
-        for weights in self.layers:
-            x, state = RECURRENCES[self.cell](x, states[i:i + n], *weights)
-            new_states += state
-            i += n
-        kernel, bias = self.dense
-        logits = x @ kernel + bias
-        logits -= logits.max(axis=1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), tuple(new_states)
+        """(samples that complete whole groups of frames, states) -> (log posteriors [frames, tokens], states);
+        only the stream's last group of frames is short."""
+        return self.acoustics.step(self._log_mel(tf.constant(samples)).numpy(), states)
 
-    def initial_states(self) -> tuple[np.ndarray, ...]:
-        return tuple(np.zeros(n, np.float32) for n in self.state_sizes)
+    def initial_states(self) -> tuple:
+        return self.acoustics.initial_states()
 
     def open(self) -> "AcousticStream":
         return AcousticStream(self)

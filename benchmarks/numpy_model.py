@@ -4,21 +4,19 @@ TensorFlow (Transcriber.keras_log_probs), per shipped model, on the same audio i
     python benchmarks/numpy_model.py [--models english-phones ...] [--seconds 60] [--repeats 5]
 
 Prints, per model, the largest |log-prob difference| between the two, whether their per-frame best tokens agree,
-and each side's RTF (median of `repeats` after one untimed call), alternating the two so that a drift of the
-machine's speed hits both alike.
+and each side's RTF (median of `repeats` after one untimed call), alternating the two (run.interleaved_seconds).
 """
 from __future__ import annotations
 
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import DIGIT_SAMPLES, ENGLISH_SAMPLES, load_clips, tile_to  # noqa: E402
+from run import DIGIT_SAMPLES, ENGLISH_SAMPLES, interleaved_seconds, load_clips, tile_to  # noqa: E402
 
 
 def main() -> None:
@@ -35,15 +33,10 @@ def main() -> None:
         model = asr.load_model(name)
         clips = DIGIT_SAMPLES if name.startswith("digits") else ENGLISH_SAMPLES
         wave = tile_to(np.concatenate(load_clips(clips, model.sample_rate_hz)), args.seconds, model.sample_rate_hz)
-        sides = {"tf": model.keras_log_probs, "numpy": model.log_probs}
-        out = {side: run(wave) for side, run in sides.items()}  # also the untimed first calls
-        times = {side: [] for side in sides}
-        for _ in range(args.repeats):
-            for side, run in sides.items():
-                start = time.perf_counter()
-                run(wave)
-                times[side].append((time.perf_counter() - start) / args.seconds)
-        tf_rtf, np_rtf = statistics.median(times["tf"]), statistics.median(times["numpy"])
+        out = {"tf": model.keras_log_probs(wave), "numpy": model.log_probs(wave)}
+        times = interleaved_seconds({"tf": lambda: model.keras_log_probs(wave), "numpy": lambda: model.log_probs(wave)},
+                                    args.repeats)
+        tf_rtf, np_rtf = (statistics.median(times[side]) / args.seconds for side in ("tf", "numpy"))
         agree = float((out["tf"].argmax(1) == out["numpy"].argmax(1)).mean())
         print(f"| {name} | {args.seconds:g} | {float(np.abs(out['tf'] - out['numpy']).max()):.1e} | {agree:.2%} | "
               f"{tf_rtf:.4f} | {np_rtf:.4f} | {np_rtf / tf_rtf:.2f} |", flush=True)

@@ -15,13 +15,12 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from run import ENGLISH_SAMPLES, load_clips, tile_to  # noqa: E402
+from run import ENGLISH_SAMPLES, interleaved_seconds, load_clips, tile_to  # noqa: E402
 
 
 def search_class_at(rev: str):
@@ -56,14 +55,12 @@ def main() -> None:
     for seconds in args.seconds:
         wave = tile_to(np.concatenate(clips), seconds, rate)
 
-        def rtf(side: str) -> float:
+        def transcribe(side: str) -> None:
             recognizer.PrefixBeamSearch = searches[side]  # what Recognizer.new_search builds
-            start = time.perf_counter()
             models[side].transcribe(wave)
-            return (time.perf_counter() - start) / seconds
-        rtf("a"), rtf("b")  # warm-up
-        pairs = [(rtf("a"), rtf("b")) for _ in range(args.pairs)]
-        a, b = zip(*pairs)
+        times = interleaved_seconds({side: lambda side=side: transcribe(side) for side in "ab"}, args.pairs)
+        a, b = ([t / seconds for t in times[side]] for side in "ab")
+        pairs = list(zip(a, b))
         print(f"{seconds:g} s: A {statistics.median(a):.4f} ({' '.join(f'{x:.4f}' for x in a)}), "
               f"B {statistics.median(b):.4f} ({' '.join(f'{x:.4f}' for x in b)}), "
               f"A/B per pair: median {statistics.median(x / y for x, y in pairs):.3f}", flush=True)

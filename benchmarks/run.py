@@ -52,6 +52,20 @@ def median_seconds(fn, repeats: int, warmup: int = 1) -> float:
     return statistics.median(times)
 
 
+def interleaved_seconds(fns: dict, repeats: int) -> dict[str, list[float]]:
+    """{name: wall times of fn()} for each of `fns`, called in turn `repeats` times after one untimed call each,
+    so that a drift of the machine's speed hits all of them alike (paired.py, numpy_model.py)."""
+    for fn in fns.values():
+        fn()
+    times = {name: [] for name in fns}
+    for _ in range(repeats):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    return times
+
+
 def tile_to(samples: np.ndarray, duration_s: float, sample_rate_hz: int) -> np.ndarray:
     """`samples` repeated end to end and cut to exactly `duration_s`."""
     n = int(round(duration_s * sample_rate_hz))
