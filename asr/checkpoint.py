@@ -104,17 +104,25 @@ def check_model_dir(path) -> Path:
 
 
 def load_model_dir(path) -> tuple[config_lib.Config, Vocabulary, AcousticModel]:
-    """Config, vocabulary and a float32 model with its weights, from a model directory."""
+    """Config, vocabulary and a float32 model with its weights, from a model directory (its own network only:
+    asr.ensemble adds the members an ensemble.json names)."""
+    cfg, model = load_network(path)
+    path = Path(path)
+    with _reading(path / "tokens.txt", "cannot load model"):
+        phones = cfg.model.tokens == "phones"
+        vocab = PhoneVocabulary.load_dir(path) if phones else Vocabulary.load(path / "tokens.txt")
+    return cfg, vocab, model
+
+
+def load_network(path) -> tuple[config_lib.Config, AcousticModel]:
+    """Config and a float32 model with its weights, from a model directory, without reading its vocabulary."""
     path = check_model_dir(path)
     with _reading(path / "config.json", "cannot load model"):
         cfg = config_lib.from_dict(_json_object(path / "config.json"))
         model = build_model(cfg.model, cfg.features.num_mels)
-    with _reading(path / "tokens.txt", "cannot load model"):
-        phones = cfg.model.tokens == "phones"
-        vocab = PhoneVocabulary.load_dir(path) if phones else Vocabulary.load(path / "tokens.txt")
     with _reading(path / "model.npz", "cannot load model"):
         load_weights(model, path / "model.npz")
-    return cfg, vocab, model
+    return cfg, model
 
 
 def _json_object(path: Path) -> dict:

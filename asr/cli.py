@@ -235,14 +235,14 @@ def cmd_evaluate(args) -> int:
 
 
 def cmd_models(args) -> int:
-    from asr import models
+    from asr import ensemble, models
     labels = {name: name + (" (default)" if name == models.DEFAULT_MODEL else "") for name in models.shipped()}
     width = max(map(len, ["name", *labels.values()]))
     print(f"{'name':<{width}} {'size':>7}  {'parameters':>10}  measured")
     for name, label in labels.items():
         path = models.SHIPPED_DIR / name
         info = models.read_metrics(path)
-        size_mb = (path / "model.npz").stat().st_size / 1e6
+        size_mb = ensemble.weights_bytes(path) / 1e6  # an ensemble's: every network's weights
         scores = "; ".join(f"{e['data']} ({e['decoding']}): WER {e['wer']:.2%}"
                            for e in info.get("evaluations", [])) or "-"
         print(f"{label:<{width}} {size_mb:>5.1f}MB  {info.get('parameters', 0):>10,}  {scores}")

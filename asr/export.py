@@ -156,7 +156,7 @@ def export(name_or_dir, fmt: str, out, quantize: str = "none", calibration_files
     calibration_files: audio files for `quantize="int8"` (read at the model's rate).
     Raises ExportError, FileNotFoundError (no such model), checkpoint.CheckpointError, audio.AudioError.
     """
-    from asr import checkpoint, models
+    from asr import checkpoint, ensemble, models
     from asr.audio import load_audio
 
     if fmt not in FORMATS:
@@ -164,8 +164,11 @@ def export(name_or_dir, fmt: str, out, quantize: str = "none", calibration_files
     if fmt == "savedmodel" and quantize != "none":
         raise ExportError("quantization is for tflite; a SavedModel is exported in float32")
     model_dir = models.resolve(name_or_dir)
-    cfg, vocab, model = checkpoint.load_model_dir(model_dir)
+    cfg, vocab, network = checkpoint.load_model_dir(model_dir)
+    model = ensemble.load(model_dir, cfg, network)  # an ensemble's members are averaged inside the graph
     meta = metadata(str(name_or_dir or models.DEFAULT_MODEL), cfg, vocab, fmt, quantize)
+    if isinstance(model, ensemble.Ensemble):
+        meta["ensemble"] = {"networks": len(model.networks), "weights": model.shares}
     pronunciations = (model_dir / PRONUNCIATIONS_FILE).read_bytes() if isinstance(vocab, PhoneVocabulary) else None
     if fmt == "savedmodel":
         return export_savedmodel(model, cfg, out, meta, pronunciations)

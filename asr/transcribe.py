@@ -15,22 +15,22 @@ from pathlib import Path
 import numpy as np
 import tensorflow as tf
 
-from asr import checkpoint, models, numpy_model
+from asr import checkpoint, ensemble, models
 from asr.features import log_mel
-from asr.numpy_model import NumpyAcousticModel
 from asr.recognizer import (DECODING_FILE, LM_FILE, DecodingConfig, ExportedTranscriber, Recognizer,  # noqa: F401
                             Transcript)
 from asr.segment import SegmentConfig
 
 
 class Transcriber(Recognizer):
-    """A model directory (weights, config, tokens; optional lexicon.txt, lm.arpa.gz, decoding.json) run by
-    TensorFlow, plus decoding settings (see Recognizer)."""
+    """A model directory (weights, config, tokens; optional lexicon.txt, lm.arpa.gz, decoding.json, and
+    ensemble.json naming more networks to average with, asr.ensemble) plus decoding settings (see Recognizer)."""
 
     def __init__(self, model_dir, beam_width: int | None = None, use_lexicon: bool = True,
                  segments: SegmentConfig = SegmentConfig(), hotwords: dict[str, float] | None = None,
                  lm: str | Path | bool = True, lm_weight: float | None = None, word_bonus: float | None = None):
-        self.config, vocab, self.model = checkpoint.load_model_dir(model_dir)
+        self.config, vocab, network = checkpoint.load_model_dir(model_dir)
+        self.model = ensemble.load(model_dir, self.config, network)  # the network, or an asr.ensemble.Ensemble
         features = self.config.features
         super().__init__(vocab, features.sample_rate_hz, features.hop_ms / 1000 * self.config.model.subsampling,
                          Path(model_dir), beam_width, use_lexicon, segments, hotwords, lm, lm_weight, word_bonus)
@@ -47,12 +47,16 @@ class Transcriber(Recognizer):
             return log_mel(waveform, features)
         self._log_probs, self._log_mel = log_probs, log_mel_of
         # models without a convolution run in NumPy (asr.numpy_model: the same output, 2-9 times faster here)
-        self._numpy = NumpyAcousticModel(self.model) if numpy_model.supported(self.config.model) else None
+        self._numpy = ensemble.numpy_model(self.model)
         self._streaming = None
 
     def streaming(self):
         """The model's compiled streaming step (asr.stream_model), built on first use; raises
-        asr.stream_model.NotStreamable for a bidirectional model."""
+        asr.stream_model.NotStreamable for a bidirectional model or an ensemble."""
+        if self._streaming is None and isinstance(self.model, ensemble.Ensemble):
+            from asr.stream_model import NotStreamable
+            raise NotStreamable(f"{self.model_dir} is an ensemble of {len(self.model.networks)} networks "
+                                f"({ensemble.ENSEMBLE_FILE}): streaming runs a single network")
         if self._streaming is None:
             from asr.stream_model import StreamingAcoustics
             self._streaming = StreamingAcoustics(self.model, self.config, name=str(self.model_dir))

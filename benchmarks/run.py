@@ -190,7 +190,7 @@ def bench_training(recipe: str, clip_s: float, batch: int | None, warmup_steps: 
 def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
     """RTF of one shipped model: acoustic model alone, then transcribe() greedy and with beam search."""
     import asr
-    from asr import models
+    from asr import ensemble, models
     from asr.model import count_parameters
 
     greedy = asr.load_model(name, beam_width=1, use_lexicon=False, lm=False)
@@ -201,7 +201,7 @@ def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
     inputs = [(f"{len(clips)} sample clips", clips)]
     inputs += [(f"samples tiled to {s:g} s", [tile_to(np.concatenate(clips), s, rate)]) for s in long_inputs_s]
     common = {"model": name, "parameters": count_parameters(greedy.model),
-              "model_npz_bytes": (models.resolve(name) / "model.npz").stat().st_size,
+              "model_npz_bytes": ensemble.weights_bytes(models.resolve(name)),  # an ensemble's: all networks
               "beam": f"{beam.beam_width}" + (" + lexicon" if beam.lexicon else ""),
               "default": (f"beam {default.beam_width}" + (" + word LM" if default.lm else "")
                           + (f" + lexicon of {len(default.lexicon.words):,} words" if default.lexicon else ""))}

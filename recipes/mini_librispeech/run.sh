@@ -22,6 +22,8 @@
 #   bash recipes/mini_librispeech/run.sh phones_cpu lm phones_cpu_lm  # the shipped GPU model (run G) continued on
 #                                                         # this CPU (10 epochs, 1e-4); with the LM and the mix
 #   bash recipes/mini_librispeech/run.sh prepare wide_beam  # the shipped network at wider beams (width 64 ships)
+#   bash recipes/mini_librispeech/run.sh prepare ensemble  # the shipped ensemble of runs G and C, tuned and scored
+#   bash recipes/mini_librispeech/run.sh prepare ensemble_ablation  # which networks to average (RESULTS.md)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -165,7 +167,7 @@ if stage phones4; then
 fi
 
 if stage phones_cpu; then
-  # the shipped GPU phone model (run G, asr/models/english-phones) continued on this CPU: 10 epochs, peak LR 1e-4
+  # the shipped GPU phone model (run G, the network of asr/models/english-phones itself) continued on this CPU: 10 epochs, peak LR 1e-4
   phone_run_cfg recipes/mini_librispeech/phones_cpu.toml asr/models/english-phones "$EXP/phone_cpu"
 fi
 
@@ -212,8 +214,10 @@ fi
 if stage wide_beam; then
   # the shipped network (run G, asr/models/english-phones) at wider beams, affordable since the acoustic model runs
   # in NumPy (asr/numpy_model.py): our LM alone at width 64, then the mix at widths 32, 48 and 64 (valid grids);
-  # english_phones_G_b64 (what ships since the fourth session of 2026-12-04): width 64 with both, scored on dev
-  M=asr/models/english-phones
+  # english_phones_G_b64 (what shipped in the fourth session of 2026-12-04): width 64 with both, scored on dev.
+  # Since the fifth session the shipped directory is an ensemble (stage ensemble): G alone is it less its members
+  M=$EXP/english_phones_G
+  rm -rf "$M" && cp -r asr/models/english-phones "$M" && rm -rf "$M/ensemble.json" "$M/run-C"
   C=$EXP/phone_gpu_G
   python recipes/mini_librispeech/tune_decoding.py "$M" "$M/lm.arpa.gz" "$EXP/data/valid.jsonl" \
     --out "$C/tune_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 --bonuses 1 2 3
@@ -228,6 +232,44 @@ if stage wide_beam; then
   rm -rf "$EXP/english_phones_G_b64_plain" && cp -r "$EXP/english_phones_G_b64" "$EXP/english_phones_G_b64_plain"
   rm "$EXP/english_phones_G_b64_plain/lm.json" && cp "$C/tune_beam64/decoding.json" "$EXP/english_phones_G_b64_plain/"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_G_b64_plain" --out "$C/eval-dev-lm-beam64"
+fi
+
+if stage ensemble; then
+  # the shipped ensemble (asr/models/english-phones: run G's network averaged with run C's, asr/ensemble.py, both
+  # 4 x BiLSTM-320 from different random starts) at width 64: valid grids with our LM alone and with the mix, then
+  # dev with each (english_phones_GC: the shipped default; english_phones_GC_plain: the fallback without
+  # pocketsphinx); ENSEMBLE overrides the model directory
+  M=${ENSEMBLE:-asr/models/english-phones}
+  C=$EXP/ensemble_GC
+  python recipes/mini_librispeech/tune_decoding.py "$M" "$M/lm.arpa.gz" "$EXP/data/valid.jsonl" \
+    --out "$C/tune_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 --bonuses 0 1 2 3
+  python recipes/mini_librispeech/tune_decoding.py "$M" "$M/lm.json" "$EXP/data/valid.jsonl" \
+    --out "$C/tune_mix_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 --bonuses 0 1 2 3 \
+    --fallback "$C/tune_beam64/decoding.json"
+  rm -rf "$EXP/english_phones_GC" && cp -r "$M" "$EXP/english_phones_GC"
+  cp "$C/tune_mix_beam64/decoding.json" "$EXP/english_phones_GC/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_GC" --out "$C/eval-dev-mix-beam64"
+  rm -rf "$EXP/english_phones_GC_plain" && cp -r "$EXP/english_phones_GC" "$EXP/english_phones_GC_plain"
+  rm "$EXP/english_phones_GC_plain/lm.json" && cp "$C/tune_beam64/decoding.json" "$EXP/english_phones_GC_plain/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_phones_GC_plain" --out "$C/eval-dev-lm-beam64"
+fi
+
+if stage ensemble_ablation; then
+  # which networks to average: run G (the shipped directory's own network), run C (shipped from d7e4961) and the
+  # CPU-trained second phone restart (3 x 256, shipped from f3f355a), alone, in pairs and all three, equal weights:
+  # greedy phone error and WER with the mix at width 64 (weight 0.8, bonus 1), on valid and on dev
+  A=$EXP/ensemble_members
+  for spec in C:d7e4961 P3:f3f355a; do
+    mkdir -p "$A/${spec%%:*}"
+    for f in config.json tokens.txt model.npz pronunciations.txt.gz; do
+      git show "${spec#*:}:asr/models/english-phones/$f" > "$A/${spec%%:*}/$f"
+    done
+  done
+  M=asr/models/english-phones
+  for SET in valid dev; do
+    python recipes/mini_librispeech/ensemble_ablation.py "$EXP/data/$SET.jsonl" "$M" "$A/C" "$A/P3" --lm "$M/lm.json" \
+      | tee "$A/$SET.md"
+  done
 fi
 
 if stage stream; then
