@@ -104,7 +104,6 @@ class Ensemble:
 
     def __init__(self, networks, weights: list[float]):
         self.networks, self.shares = list(networks), list(weights)
-        self.cfg = self.networks[0].cfg
 
     def __call__(self, features, lengths, training=False):
         import tensorflow as tf

@@ -17,19 +17,23 @@ import tensorflow as tf
 from threadpoolctl import threadpool_limits
 
 from asr.config import Config
+from asr.ensemble import ENSEMBLE_FILE, Ensemble
 from asr.features import hop_samples, log_mel, num_frames, window_samples
 from asr.model import AcousticModel
 from asr.numpy_model import NumpyAcousticModel
 
 
 class NotStreamable(ValueError):
-    """The model needs the whole utterance (bidirectional, or a convolution that looks ahead)."""
+    """The model needs the whole utterance (bidirectional, or a convolution that looks ahead), or is an ensemble."""
 
 
 class StreamingAcoustics:
     """The shared, compiled step of one model: (samples, states) -> (log posteriors, states)."""
 
-    def __init__(self, model: AcousticModel, config: Config, name: str = "the model"):
+    def __init__(self, model: AcousticModel | Ensemble, config: Config, name: str = "the model"):
+        if isinstance(model, Ensemble):
+            raise NotStreamable(f"{name} is an ensemble of {len(model.networks)} networks ({ENSEMBLE_FILE}): "
+                                "streaming runs a single network")
         cfg = config.model
         if cfg.bidirectional:
             raise NotStreamable(f"{name} is bidirectional: it needs the whole utterance and cannot stream; "

@@ -53,10 +53,6 @@ class Transcriber(Recognizer):
     def streaming(self):
         """The model's compiled streaming step (asr.stream_model), built on first use; raises
         asr.stream_model.NotStreamable for a bidirectional model or an ensemble."""
-        if self._streaming is None and isinstance(self.model, ensemble.Ensemble):
-            from asr.stream_model import NotStreamable
-            raise NotStreamable(f"{self.model_dir} is an ensemble of {len(self.model.networks)} networks "
-                                f"({ensemble.ENSEMBLE_FILE}): streaming runs a single network")
         if self._streaming is None:
             from asr.stream_model import StreamingAcoustics
             self._streaming = StreamingAcoustics(self.model, self.config, name=str(self.model_dir))
