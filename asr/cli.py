@@ -93,7 +93,7 @@ def _load(args):
         try:
             model = load_model(args.model, beam_width=args.beam, use_lexicon=not args.no_lexicon, hotwords=hotwords,
                                lm=False if args.no_lm else (args.lm or True), lm_weight=args.lm_weight,
-                               word_bonus=args.word_bonus)
+                               word_bonus=args.word_bonus, prior_scale=args.prior_scale)
         except (FileNotFoundError, CheckpointError, ExportError) as e:
             raise UsageError(str(e)) from None
     for w in caught:  # ours in one line, after stderr is back; the libraries' notes stay hidden
@@ -359,6 +359,8 @@ def _decoding_arguments(p) -> None:
     lm.add_argument("--no-lm", action="store_true", help="do not use the model's language model")
     p.add_argument("--lm-weight", type=float, metavar="W", help="LM weight (default: the model's decoding.json)")
     p.add_argument("--word-bonus", type=float, metavar="B", help="bonus per word (default: decoding.json)")
+    p.add_argument("--prior-scale", type=float, metavar="S", help="with the LM, divide the posteriors by the model's "
+                   "token priors (priors.json) to this power; 0 turns it off (default: decoding.json)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -411,7 +413,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("target", help="experiment directory (training) or audio file (alignment)")
     p.add_argument("--model", help=f"model for an alignment (default: {DEFAULT_MODEL})")
     p.add_argument("--out", help="PNG to write (default: EXP/training.png or CLIP-alignment.png)")
-    p.set_defaults(func=cmd_plot, beam=1, no_lexicon=False, no_lm=True, lm=None, lm_weight=None, word_bonus=None)
+    p.set_defaults(func=cmd_plot, beam=1, no_lexicon=False, no_lm=True, lm=None, lm_weight=None, word_bonus=None,
+                   prior_scale=None)
 
     p = sub.add_parser("export", help="write a SavedModel or TFLite file: waveform in, log-probabilities out")
     p.add_argument("--format", choices=EXPORT_FORMATS, required=True)

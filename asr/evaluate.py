@@ -74,7 +74,8 @@ def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = No
                "model": str(transcriber.model_dir), "beam_width": transcriber.beam_width,
                "lexicon_words": len(transcriber.lexicon.words) if transcriber.lexicon else None,
                "lm": str(transcriber.lm_path) if transcriber.lm_path else None,
-               **({"lm_weight": transcriber.decoding.lm_weight, "word_bonus": transcriber.decoding.word_bonus}
+               **({"lm_weight": transcriber.decoding.lm_weight, "word_bonus": transcriber.decoding.word_bonus,
+                   "prior_scale": transcriber.decoding.prior_scale if transcriber.log_prior is not None else 0.0}
                   if transcriber.lm_path else {}),
                "manifest": str(manifest), "pad_s": pad_s, "streaming": streaming}
     (Path(out_dir) / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asr import priors
 from asr.audio import downmix, duration_s, load_audio, resample, stream_audio, to_float32
 from asr.decode import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
 from asr.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
@@ -56,10 +57,11 @@ class DecodingConfig:
     lm_weight: float = 0.5  # times the natural-log LM probability of each word
     word_bonus: float = 1.0  # added per word, against the LM's bias to short outputs
     lm_words_only: bool = False  # with the LM: every word must be in its vocabulary (a lexicon)
+    prior_scale: float = 0.0  # with the LM: token priors (the model's priors.json) divided out to this power
 
     @classmethod
     def of_model(cls, model_dir: Path | None, lm_weight: float | None = None, word_bonus: float | None = None,
-                 lm_file: str | None = None, defaults: dict | None = None):
+                 lm_file: str | None = None, defaults: dict | None = None, prior_scale: float | None = None):
         """The model directory's DECODING_FILE (if any) over `defaults`, with the given values put over it.
 
         The file's settings are for the model's first LM (LM_MIX_FILE if it has one); its optional "per_lm"
@@ -76,7 +78,8 @@ class DecodingConfig:
         unknown = set(saved) - {f.name for f in fields(cls)}
         if unknown:
             raise CheckpointError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-        given = {k: v for k, v in (("lm_weight", lm_weight), ("word_bonus", word_bonus)) if v is not None}
+        given = {k: v for k, v in (("lm_weight", lm_weight), ("word_bonus", word_bonus),
+                                   ("prior_scale", prior_scale)) if v is not None}
         return cls(**{**(defaults or {}), **saved, **given})
 
 
@@ -86,7 +89,8 @@ class Recognizer:
     beam_width 1 decodes greedily, unless the model directory has a lexicon.txt (a closed vocabulary, such as
     the ten digits): then beam search (at least LEXICON_BEAM wide) keeps only words of the lexicon. With a word
     LM (the model directory's LM_MIX_FILE or LM_FILE, or `lm=PATH`), beam search with the weights of its
-    DECODING_FILE.
+    DECODING_FILE, and with its `prior_scale` the search reads posteriors divided by the model's token priors
+    (asr.priors; greedy decoding and word timings read them as they are).
     """
 
     LEXICON_BEAM = 8  # the narrowest beam used with a lexicon or hotwords
@@ -94,7 +98,8 @@ class Recognizer:
     def __init__(self, vocab: Vocabulary, sample_rate_hz: int, frame_s: float, model_dir: Path | None,
                  beam_width: int | None = None, use_lexicon: bool = True, segments: SegmentConfig = SegmentConfig(),
                  hotwords: dict[str, float] | None = None, lm: str | Path | bool = True,
-                 lm_weight: float | None = None, word_bonus: float | None = None):
+                 lm_weight: float | None = None, word_bonus: float | None = None,
+                 prior_scale: float | None = None):
         self.vocab, self.sample_rate_hz, self.frame_s = vocab, sample_rate_hz, frame_s
         self.model_dir = Path(model_dir) if model_dir is not None else None
         self.segments = segments
@@ -109,12 +114,13 @@ class Recognizer:
         # no DECODING_FILE saying otherwise its beam keeps to them
         self.decoding = DecodingConfig.of_model(self.model_dir, lm_weight, word_bonus,
                                                 self.lm_path.name if own else None,
-                                                {"lm_words_only": True} if phones else None)
+                                                {"lm_words_only": True} if phones else None, prior_scale)
         self.lm = None
         if ngram is not None:
             self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus)
             if self.decoding.lm_words_only and self.lexicon is None and use_lexicon:
                 self.lexicon = lm_lexicon(ngram, vocab)
+        self.log_prior = self._load_priors() if self.lm is not None and self.decoding.prior_scale else None
         if beam_width is None:
             beam_width = self.decoding.beam_width if self.lm else 1
         self.beam_width = max(beam_width, self.LEXICON_BEAM) if self.lexicon or self.hotwords else beam_width
@@ -127,6 +133,20 @@ class Recognizer:
         """The acoustic model's streaming step (see asr.stream_model), for asr.streaming.StreamingTranscriber."""
         raise ValueError("this model cannot stream: streaming needs a unidirectional model directory run by "
                          "TensorFlow (the shipped 'english-stream' or 'digits-stream')")
+
+    def _load_priors(self):
+        """The model's log token priors (asr.priors), which a non-zero prior_scale needs."""
+        path = self.model_dir / priors.PRIORS_FILE if self.model_dir is not None else None
+        if path is None or not path.is_file():
+            raise CheckpointError(f"{path or 'this model'}: no token priors, which prior_scale "
+                                  f"{self.decoding.prior_scale} needs (estimate them with asr.priors, or set it to 0)")
+        return priors.load(path, self.vocab.symbols())
+
+    def search_input(self, log_probs: np.ndarray) -> np.ndarray:
+        """The posteriors the beam search reads: divided by the token priors when the decoding says so."""
+        if self.log_prior is None:
+            return log_probs
+        return priors.apply(log_probs, self.log_prior, self.decoding.prior_scale)
 
     def _load_lm(self, lm):
         """(path, loaded model) of the LM to decode with, or (None, None).
@@ -204,7 +224,7 @@ class Recognizer:
     def decode(self, log_probs: np.ndarray, duration_s: float, alternatives: int = 1) -> Transcript:
         if self.beam_width > 1 or alternatives > 1:
             search = self.new_search(max(self.beam_width, alternatives))
-            search.advance(log_probs)
+            search.advance(self.search_input(log_probs))
             nbest = [self.in_words(h) for h in
                      timed_hypotheses(search.nbest()[:alternatives], log_probs, self.vocab, self.frame_s)]
             best = nbest[0]
@@ -245,7 +265,7 @@ class UtteranceDecoder:
         if len(log_probs):
             self._frames.append(log_probs)
             if self.search is not None:
-                self.search.advance(log_probs)
+                self.search.advance(self.recognizer.search_input(log_probs))
 
     @property
     def log_probs(self) -> np.ndarray:

@@ -28,12 +28,14 @@ class Transcriber(Recognizer):
 
     def __init__(self, model_dir, beam_width: int | None = None, use_lexicon: bool = True,
                  segments: SegmentConfig = SegmentConfig(), hotwords: dict[str, float] | None = None,
-                 lm: str | Path | bool = True, lm_weight: float | None = None, word_bonus: float | None = None):
+                 lm: str | Path | bool = True, lm_weight: float | None = None, word_bonus: float | None = None,
+                 prior_scale: float | None = None):
         self.config, vocab, network = checkpoint.load_model_dir(model_dir)
         self.model = ensemble.load(model_dir, self.config, network)  # the network, or an asr.ensemble.Ensemble
         features = self.config.features
         super().__init__(vocab, features.sample_rate_hz, features.hop_ms / 1000 * self.config.model.subsampling,
-                         Path(model_dir), beam_width, use_lexicon, segments, hotwords, lm, lm_weight, word_bonus)
+                         Path(model_dir), beam_width, use_lexicon, segments, hotwords, lm, lm_weight, word_bonus,
+                         prior_scale)
         signature = [tf.TensorSpec([None], tf.float32)]
 
         @tf.function(input_signature=signature)
@@ -82,7 +84,8 @@ class Transcriber(Recognizer):
 
 def load_model(name_or_dir: str | None = None, beam_width: int | None = None, use_lexicon: bool = True,
                hotwords: dict[str, float] | None = None, lm: str | Path | bool = True,
-               lm_weight: float | None = None, word_bonus: float | None = None) -> Recognizer:
+               lm_weight: float | None = None, word_bonus: float | None = None,
+               prior_scale: float | None = None) -> Recognizer:
     """A shipped model by name ('english', 'digits'), a model directory, or a .tflite file from `asr export`
     (run by LiteRT); None means the default model.
 
@@ -90,7 +93,7 @@ def load_model(name_or_dir: str | None = None, beam_width: int | None = None, us
     the beam search and weights of its decoding.json are the default; without one, greedy decoding.
     `hotwords` maps words to log-domain boosts (asr.fusion.DEFAULT_HOTWORD_BOOST is a good start)."""
     options = dict(beam_width=beam_width, use_lexicon=use_lexicon, hotwords=hotwords, lm=lm, lm_weight=lm_weight,
-                   word_bonus=word_bonus)
+                   word_bonus=word_bonus, prior_scale=prior_scale)
     if name_or_dir and str(name_or_dir).endswith(".tflite"):
         return ExportedTranscriber(name_or_dir, **options)
     return Transcriber(models.resolve(name_or_dir), **options)

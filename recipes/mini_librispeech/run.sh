@@ -24,6 +24,7 @@
 #   bash recipes/mini_librispeech/run.sh prepare wide_beam  # the shipped network at wider beams (width 64 ships)
 #   bash recipes/mini_librispeech/run.sh prepare ensemble  # the ensemble of runs G and C (what ships), tuned and scored
 #   bash recipes/mini_librispeech/run.sh prepare ensemble_ablation  # which networks to average (RESULTS.md)
+#   bash recipes/mini_librispeech/run.sh prepare priors   # token priors divided out in the beam search (what ships)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -217,7 +218,7 @@ if stage wide_beam; then
   # english_phones_G_b64 (what shipped in the fourth session of 2026-12-04): width 64 with both, scored on dev.
   # Since the fifth session the shipped directory is an ensemble (stage ensemble): G alone is it less its members
   M=$EXP/english_phones_G
-  rm -rf "$M" && cp -r asr/models/english-phones "$M" && rm -rf "$M/ensemble.json" "$M/run-C"
+  rm -rf "$M" && cp -r asr/models/english-phones "$M" && rm -rf "$M/ensemble.json" "$M/run-C" "$M/priors.json"
   C=$EXP/phone_gpu_G
   python recipes/mini_librispeech/tune_decoding.py "$M" "$M/lm.arpa.gz" "$EXP/data/valid.jsonl" \
     --out "$C/tune_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 --bonuses 1 2 3
@@ -242,7 +243,7 @@ if stage ensemble; then
   for SHARE in 50 65; do
     E=$EXP/english_phones_GC$SHARE
     C=$EXP/ensemble_GC$SHARE
-    rm -rf "$E" && cp -r asr/models/english-phones "$E"
+    rm -rf "$E" && cp -r asr/models/english-phones "$E" && rm -f "$E/priors.json"
     python -c "import json, sys; s = int(sys.argv[1]) / 100; json.dump({'weight': s, 'members': [{'dir': 'run-C', \
 'weight': round(1 - s, 2)}]}, open(sys.argv[2], 'w'))" "$SHARE" "$E/ensemble.json"
     python recipes/mini_librispeech/tune_decoding.py "$E" "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" \
@@ -274,6 +275,28 @@ if stage ensemble_ablation; then
     python recipes/mini_librispeech/ensemble_ablation.py "$EXP/data/$SET.jsonl" "$M" "$A/C" "$A/P3" --lm "$M/lm.json" \
       | tee "$A/$SET.md"
   done
+fi
+
+if stage priors; then
+  # the shipped ensemble with token priors divided out of its posteriors in the beam search (asr/priors.py):
+  # priors estimated on 300 training clips; prior scale (0-1) tuned on valid with the LM weight and word bonus,
+  # our LM alone, then the mix; dev scored with each (english_phones_prior: the mix, what ships; ..._plain: the
+  # fallback without pocketsphinx)
+  E=$EXP/english_phones_prior
+  C=$EXP/priors
+  rm -rf "$E" && cp -r asr/models/english-phones "$E" && rm -f "$E/priors.json"
+  python recipes/mini_librispeech/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
+  python recipes/mini_librispeech/tune_decoding.py "$E" "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" \
+    --out "$C/tune_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 1.2 --bonuses 1 2 3 \
+    --prior-scales 0 0.2 0.4 0.6 0.8 1.0
+  python recipes/mini_librispeech/tune_decoding.py "$E" "$E/lm.json" "$EXP/data/valid.jsonl" \
+    --out "$C/tune_mix_beam64" --lm-words-only --beam 64 --weights 0.8 1.0 1.2 --bonuses 1 2 3 \
+    --prior-scales 0 0.2 0.4 0.6 0.8 1.0 --fallback "$C/tune_beam64/decoding.json"
+  cp "$C/tune_mix_beam64/decoding.json" "$E/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$E" --out "$C/eval-dev-mix-beam64"
+  rm -rf "${E}_plain" && cp -r "$E" "${E}_plain"
+  rm "${E}_plain/lm.json" && cp "$C/tune_beam64/decoding.json" "${E}_plain/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "${E}_plain" --out "$C/eval-dev-lm-beam64"
 fi
 
 if stage stream; then

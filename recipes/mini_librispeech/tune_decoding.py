@@ -1,22 +1,26 @@
-"""Tune the LM weight and word bonus of beam search + word LM on held-back training speakers (never on dev).
+"""Tune the LM weight, word bonus and prior scale of beam search + word LM on held-back training speakers (never
+on dev).
 
     python recipes/mini_librispeech/tune_decoding.py MODEL_DIR LM.arpa.gz|lm.json VALID.jsonl --out DIR \
-        [--beam 16] [--weights 0.3 0.5 0.8 1.2] [--bonuses 0 1 2 3] [--fallback PLAIN/decoding.json]
+        [--beam 16] [--weights 0.3 0.5 0.8 1.2] [--bonuses 0 1 2 3] [--prior-scales 0 0.4 0.8] \
+        [--fallback PLAIN/decoding.json]
 
-The acoustic model runs once per clip; every (weight, bonus) pair then re-decodes the cached log posteriors.
-Writes DIR/grid.jsonl (one line per pair: WER, CER, decoding seconds) and DIR/decoding.json (the best pair, in
-the format a model directory's decoding.json takes), and prints the grid as a table.
+The acoustic model runs once per clip; every (prior scale, weight, bonus) triple then re-decodes the cached log
+posteriors (a prior scale other than 0 needs MODEL_DIR/priors.json, asr.priors). Writes DIR/grid.jsonl (one line
+per triple: WER, CER, error counts, decoding seconds) and DIR/decoding.json (the best, in the format a model
+directory's decoding.json takes), and prints the grid as a table.
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 from pathlib import Path
 
 from tqdm import tqdm
 
-from asr import metrics
+from asr import metrics, priors
 from asr.audio import load_audio
 from asr.decode import beam_search
 from asr.fusion import LanguageModelScore, homophones_of, lm_lexicon
@@ -35,6 +39,8 @@ def main(argv=None) -> int:
     parser.add_argument("--beam", type=int, default=16)
     parser.add_argument("--weights", type=float, nargs="+", default=[0.3, 0.5, 0.8, 1.2])
     parser.add_argument("--bonuses", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
+    parser.add_argument("--prior-scales", type=float, nargs="+", default=[0.0],
+                        help="powers of the token priors to divide out (0: none)")
     parser.add_argument("--lm-words-only", action="store_true",
                         help="constrain the beam to words of the LM's vocabulary (a lexicon)")
     parser.add_argument("--fallback", type=Path, metavar="DECODING_JSON",
@@ -52,32 +58,38 @@ def main(argv=None) -> int:
     lm = load_lm(args.lm)  # an ARPA file, or a mix description (asr/mixlm.py)
     lexicon = lm_lexicon(lm, model.vocab) if args.lm_words_only else None
     homophones = homophones_of(lm, model.vocab)  # a phone model's: pronunciation -> words
+    log_prior = (priors.load(Path(args.model_dir) / priors.PRIORS_FILE, model.vocab.symbols())
+                 if any(args.prior_scales) else None)
     rows = []
-    for weight in args.weights:
-        for bonus in args.bonuses:
-            started, hyps = time.perf_counter(), []
-            for log_probs in posteriors:
-                scorer = LanguageModelScore(lm, model.vocab, weight, bonus, homophones)  # fresh caches per clip
-                best = beam_search(log_probs, model.vocab, model.frame_s, args.beam, lexicon=lexicon,
-                                   word_score=scorer.word_score, nbest=1)[0]
-                hyps.append(" ".join(scorer.words(tuple(best.text.split()))))
-            scores = metrics.score(refs, hyps)
-            rows.append({"lm_weight": weight, "word_bonus": bonus, "beam_width": args.beam,
-                         "lm_words_only": args.lm_words_only, "wer": scores.wer,
-                         "cer": scores.cer, "decode_s": round(time.perf_counter() - started, 1)})
-            print(json.dumps(rows[-1]), flush=True)
+    for scale, weight, bonus in itertools.product(args.prior_scales, args.weights, args.bonuses):
+        started, hyps = time.perf_counter(), []
+        for log_probs in posteriors:
+            if scale:
+                log_probs = priors.apply(log_probs, log_prior, scale)
+            scorer = LanguageModelScore(lm, model.vocab, weight, bonus, homophones)  # fresh caches per clip
+            best = beam_search(log_probs, model.vocab, model.frame_s, args.beam, lexicon=lexicon,
+                               word_score=scorer.word_score, nbest=1)[0]
+            hyps.append(" ".join(scorer.words(tuple(best.text.split()))))
+        scores = metrics.score(refs, hyps)
+        rows.append({"prior_scale": scale, "lm_weight": weight, "word_bonus": bonus, "beam_width": args.beam,
+                     "lm_words_only": args.lm_words_only, "wer": scores.wer, "cer": scores.cer,
+                     "insertions": scores.insertions, "deletions": scores.deletions,
+                     "substitutions": scores.substitutions, "decode_s": round(time.perf_counter() - started, 1)})
+        print(json.dumps(rows[-1]), flush=True)
     with open(out / "grid.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
     best = min(rows, key=lambda r: (r["wer"], r["cer"]))
     decoding = {"beam_width": args.beam, "lm_weight": best["lm_weight"], "word_bonus": best["word_bonus"],
-                "lm_words_only": args.lm_words_only}
+                "lm_words_only": args.lm_words_only, **({"prior_scale": best["prior_scale"]} if best["prior_scale"]
+                                                        else {})}
     if args.fallback:
         plain = json.loads(args.fallback.read_text())
-        decoding["per_lm"] = {LM_FILE: {k: plain[k] for k in ("beam_width", "lm_weight", "word_bonus")}}
+        decoding["per_lm"] = {LM_FILE: {**{k: plain[k] for k in ("beam_width", "lm_weight", "word_bonus")},
+                                        "prior_scale": plain.get("prior_scale", 0.0)}}  # not the mix's
     (out / "decoding.json").write_text(json.dumps(decoding, indent=2) + "\n")
-    print("| LM weight | word bonus | WER | CER |\n| --- | --- | --- | --- |")
+    print("| prior scale | LM weight | word bonus | WER | CER |\n| --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['lm_weight']} | {r['word_bonus']} | {r['wer']:.2%} | {r['cer']:.2%} |")
+        print(f"| {r['prior_scale']} | {r['lm_weight']} | {r['word_bonus']} | {r['wer']:.2%} | {r['cer']:.2%} |")
     print(f"best: {decoding} (valid WER {best['wer']:.2%})")
     return 0
 
