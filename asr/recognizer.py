@@ -139,7 +139,8 @@ class Recognizer:
         path = self.model_dir / priors.PRIORS_FILE if self.model_dir is not None else None
         if path is None or not path.is_file():
             raise CheckpointError(f"{path or 'this model'}: no token priors, which prior_scale "
-                                  f"{self.decoding.prior_scale} needs (estimate them with asr.priors, or set it to 0)")
+                                  f"{self.decoding.prior_scale} needs (recipes/mini_librispeech/estimate_priors.py "
+                                  f"writes them; --prior-scale 0 decodes without)")
         return priors.load(path, self.vocab.symbols())
 
     def search_input(self, log_probs: np.ndarray) -> np.ndarray:

@@ -135,3 +135,15 @@ def test_a_prior_scale_without_priors_is_a_checkpoint_error(model_with_priors, t
     from asr.cli import main
     assert main(["transcribe", "--quiet", "--model", str(bare), "--prior-scale", "0", str(samples_dir / CLIP)]) == 0
     assert main(["transcribe", "--quiet", "--model", str(bare), str(samples_dir / CLIP)]) == 2
+
+
+@pytest.mark.parametrize("name", ["english-phones", "english-stream"])
+def test_the_shipped_models_decode_with_their_own_priors(name, samples_dir):
+    from asr import models
+    model = Transcriber(models.resolve(name))
+    assert model.decoding.prior_scale > 0 and model.log_prior is not None
+    saved = json.loads((model.model_dir / priors.PRIORS_FILE).read_text())
+    assert saved["tokens"] == model.vocab.symbols() and saved["frames"] > 10_000
+    assert np.exp(model.log_prior).sum() == pytest.approx(1.0, abs=1e-3)
+    text = model.transcribe(samples_dir / CLIP).text
+    assert text == "all night it had been blowing and raining" if name == "english-phones" else text

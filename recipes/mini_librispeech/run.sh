@@ -26,6 +26,7 @@
 #   bash recipes/mini_librispeech/run.sh prepare ensemble_ablation  # which networks to average (RESULTS.md)
 #   bash recipes/mini_librispeech/run.sh prepare priors   # token priors divided out in the beam search (what ships)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
+#   bash recipes/mini_librispeech/run.sh prepare stream_priors  # its token priors (what english-stream ships)
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
 # MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best), INIT (the weights stage speed
@@ -315,6 +316,21 @@ if stage stream_lm; then
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --out "$S/eval-dev-lm"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --pad-s 0.5 --out "$S/eval-dev-lm-padded"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --pad-s 0.5 --streaming --out "$S/eval-dev-lm-streamed"
+fi
+
+if stage stream_priors; then
+  # the shipped streaming model (asr/models/english-stream) with token priors divided out in its beam search, as
+  # stage priors does for english-phones: priors from 300 training clips, prior scale (0-1) tuned on valid with the
+  # LM weight and word bonus; dev scored offline and streamed, as stage stream_lm does
+  E=$EXP/english_stream_prior
+  C=$EXP/priors_stream
+  rm -rf "$E" && cp -r asr/models/english-stream "$E" && rm -f "$E/priors.json"
+  python recipes/mini_librispeech/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
+  python recipes/mini_librispeech/tune_decoding.py "$E" "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$C/tune" \
+    --lm-words-only --beam 16 --weights 0.3 0.5 0.8 --bonuses 0 1 2 --prior-scales 0 0.2 0.4 0.6 0.8 1.0
+  cp "$C/tune/decoding.json" "$E/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$E" --out "$C/eval-dev-lm"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$E" --pad-s 0.5 --streaming --out "$C/eval-dev-lm-streamed"
 fi
 
 if stage evaluate; then
