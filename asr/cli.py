@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import sys
 import warnings
@@ -72,6 +73,17 @@ def cmd_train(args) -> int:
     except (CheckpointError, StrategyError) as e:  # a damaged checkpoint or init_from model, no TF_CONFIG, ...
         raise UsageError(str(e)) from None
     return 0
+
+
+def _prior_scale(text: str) -> float:
+    """--prior-scale: a finite number of at least 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not math.isfinite(value) or value < 0:
+        raise argparse.ArgumentTypeError(f"must be a number of at least 0, got {text!r}")
+    return value
 
 
 def _hotwords(texts) -> dict[str, float]:
@@ -359,7 +371,7 @@ def _decoding_arguments(p) -> None:
     lm.add_argument("--no-lm", action="store_true", help="do not use the model's language model")
     p.add_argument("--lm-weight", type=float, metavar="W", help="LM weight (default: the model's decoding.json)")
     p.add_argument("--word-bonus", type=float, metavar="B", help="bonus per word (default: decoding.json)")
-    p.add_argument("--prior-scale", type=float, metavar="S", help="with the LM, divide the posteriors by the model's "
+    p.add_argument("--prior-scale", type=_prior_scale, metavar="S", help="with the LM, divide the posteriors by the model's "
                    "token priors (priors.json) to this power; 0 turns it off (default: decoding.json)")
 
 

@@ -8,6 +8,7 @@ LiteRT, for processes that should not load TensorFlow).
 from __future__ import annotations
 
 import json
+import math
 import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -78,6 +79,9 @@ class DecodingConfig:
         unknown = set(saved) - {f.name for f in fields(cls)}
         if unknown:
             raise CheckpointError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
+        scale = saved.get("prior_scale", 0.0)
+        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
+            raise CheckpointError(f"{path}: prior_scale must be a number of at least 0, got {scale!r}")
         given = {k: v for k, v in (("lm_weight", lm_weight), ("word_bonus", word_bonus),
                                    ("prior_scale", prior_scale)) if v is not None}
         return cls(**{**(defaults or {}), **saved, **given})

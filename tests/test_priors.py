@@ -147,3 +147,17 @@ def test_the_shipped_models_decode_with_their_own_priors(name, samples_dir):
     assert np.exp(model.log_prior).sum() == pytest.approx(1.0, abs=1e-3)
     text = model.transcribe(samples_dir / CLIP).text
     assert text == "all night it had been blowing and raining" if name == "english-phones" else text
+
+
+def test_a_bad_prior_scale_is_refused_in_one_line(model_with_priors, tmp_path, samples_dir, capsys):
+    broken = tmp_path / "broken"
+    shutil.copytree(model_with_priors, broken)
+    (broken / DECODING_FILE).write_text('{"prior_scale": -1}')
+    with pytest.raises(CheckpointError, match=f"{broken / DECODING_FILE}: prior_scale must be a number of at least 0"):
+        Transcriber(broken)
+    from asr.cli import main
+    for value in ["nan", "-0.5", "x"]:
+        with pytest.raises(SystemExit) as exit_:
+            main(["transcribe", "--model", str(model_with_priors), "--prior-scale", value, str(samples_dir / CLIP)])
+        assert exit_.value.code == 2
+        assert f"argument --prior-scale: must be a number of at least 0, got '{value}'" in capsys.readouterr().err
