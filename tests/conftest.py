@@ -43,6 +43,21 @@ def write_manifest(path: Path, rows, copies: dict[str, int] | None = None) -> Pa
     return path
 
 
+def copy_with_lm(model_dir: Path, folder: Path, sample_rows, decoding: dict) -> Path:
+    """`model_dir` copied to `folder`, with a word 2-gram LM of the sample transcripts and `decoding` as its
+    decoding.json."""
+    import shutil
+
+    from asr import lm
+    from asr.recognizer import DECODING_FILE, LM_FILE
+    from asr.text import normalize
+    shutil.copytree(model_dir, folder)
+    sentences = [normalize(r["text"]).split() for r in sample_rows.values()]
+    lm.write_arpa(lm.estimate(sentences, order=2, discount_fallback=(0.5, 1.0, 1.5)), folder / LM_FILE)
+    (folder / DECODING_FILE).write_text(json.dumps(decoding))
+    return folder
+
+
 @pytest.fixture(scope="session")
 def digits_manifest(tmp_path_factory, sample_rows) -> Path:
     """The three FSDD clips, absolute paths."""

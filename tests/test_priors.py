@@ -9,14 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asr import lm as lm_lib
 from asr import priors
 from asr.decode import timed_hypotheses
 from asr.models import CheckpointError
-from asr.recognizer import DECODING_FILE, LM_FILE, UtteranceDecoder
-from asr.text import normalize
+from asr.recognizer import DECODING_FILE, UtteranceDecoder
 from asr.transcribe import Transcriber
-from conftest import write_manifest
+from conftest import copy_with_lm, write_manifest
 
 CLIP = "librispeech-2428-83699-0011.opus"
 
@@ -70,12 +68,8 @@ def test_save_and_load_round_trip_and_bad_files_name_themselves(tmp_path):
 @pytest.fixture(scope="module")
 def model_with_priors(tmp_path_factory, tiny_model_dir, sample_rows):
     """The tiny model with an LM, its token priors (estimated on the sample clips) and prior_scale 0.5."""
-    folder = tmp_path_factory.mktemp("priors") / "model"
-    shutil.copytree(tiny_model_dir, folder)
-    sentences = [normalize(r["text"]).split() for r in sample_rows.values()]
-    lm_lib.write_arpa(lm_lib.estimate(sentences, order=2, discount_fallback=(0.5, 1.0, 1.5)), folder / LM_FILE)
-    (folder / DECODING_FILE).write_text(json.dumps({"beam_width": 12, "lm_weight": 0.4, "word_bonus": 0.5,
-                                                    "prior_scale": 0.5}))
+    folder = copy_with_lm(tiny_model_dir, tmp_path_factory.mktemp("priors") / "model", sample_rows,
+                          {"beam_width": 12, "lm_weight": 0.4, "word_bonus": 0.5, "prior_scale": 0.5})
     manifest = write_manifest(folder.parent / "clips.jsonl", list(sample_rows.values()))
     script = Path(__file__).resolve().parent.parent / "recipes" / "mini_librispeech" / "estimate_priors.py"
     run = subprocess.run([sys.executable, str(script), str(folder), str(manifest), "--clips", "4"],

@@ -5,11 +5,11 @@ import shutil
 
 import pytest
 
-from asr import lm as lm_lib
 from asr.models import CheckpointError
 from asr.recognizer import DECODING_FILE, LM_FILE, LM_MIX_FILE, DecodingConfig
 from asr.transcribe import Transcriber
 from asr.text import normalize
+from conftest import copy_with_lm
 
 CLIP = "librispeech-2428-83699-0011.opus"  # "all night it had been blowing and raining": the tiny model knows it
 
@@ -17,13 +17,8 @@ CLIP = "librispeech-2428-83699-0011.opus"  # "all night it had been blowing and 
 @pytest.fixture(scope="module")
 def model_with_lm(tmp_path_factory, tiny_model_dir, sample_rows):
     """The tiny model directory plus an LM estimated from the sample transcripts and a decoding.json."""
-    folder = tmp_path_factory.mktemp("with-lm") / "model"
-    shutil.copytree(tiny_model_dir, folder)
-    sentences = [normalize(r["text"]).split() for r in sample_rows.values()]
-    lm_lib.write_arpa(lm_lib.estimate(sentences, order=2, discount_fallback=(0.5, 1.0, 1.5)), folder / LM_FILE)
-    (folder / DECODING_FILE).write_text(json.dumps({"beam_width": 12, "lm_weight": 0.4, "word_bonus": 0.5,
-                                                    "lm_words_only": True}))
-    return folder
+    return copy_with_lm(tiny_model_dir, tmp_path_factory.mktemp("with-lm") / "model", sample_rows,
+                        {"beam_width": 12, "lm_weight": 0.4, "word_bonus": 0.5, "lm_words_only": True})
 
 
 def test_the_model_directory_lm_and_its_settings_are_the_default(model_with_lm, samples_dir):
