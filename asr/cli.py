@@ -371,8 +371,9 @@ def _decoding_arguments(p) -> None:
     lm.add_argument("--no-lm", action="store_true", help="do not use the model's language model")
     p.add_argument("--lm-weight", type=float, metavar="W", help="LM weight (default: the model's decoding.json)")
     p.add_argument("--word-bonus", type=float, metavar="B", help="bonus per word (default: decoding.json)")
-    p.add_argument("--prior-scale", type=_prior_scale, metavar="S", help="with the LM, divide the posteriors by the model's "
-                   "token priors (priors.json) to this power; 0 turns it off (default: decoding.json)")
+    p.add_argument("--prior-scale", type=_prior_scale, metavar="S",
+                   help="with the LM, divide the posteriors by the model's token priors (priors.json) to this power; "
+                        "0 turns it off (default: decoding.json)")
 
 
 def build_parser() -> argparse.ArgumentParser:
