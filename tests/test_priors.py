@@ -131,7 +131,7 @@ def test_a_prior_scale_without_priors_is_a_checkpoint_error(model_with_priors, t
     assert main(["transcribe", "--quiet", "--model", str(bare), str(samples_dir / CLIP)]) == 2
 
 
-@pytest.mark.parametrize("name", ["english-phones", "english-stream"])
+@pytest.mark.parametrize("name", ["english-phones", "english-stream", "english"])
 def test_the_shipped_models_decode_with_their_own_priors(name, samples_dir):
     from asr import models
     model = Transcriber(models.resolve(name))

@@ -27,6 +27,7 @@
 #   bash recipes/mini_librispeech/run.sh prepare priors   # token priors divided out in the beam search (what ships)
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 #   bash recipes/mini_librispeech/run.sh prepare stream_priors  # its token priors (what english-stream ships)
+#   bash recipes/mini_librispeech/run.sh prepare english_priors  # the same for the character model `english`
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
 # MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best), INIT (the weights stage speed
@@ -318,19 +319,29 @@ if stage stream_lm; then
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --pad-s 0.5 --streaming --out "$S/eval-dev-lm-streamed"
 fi
 
+# with_priors NAME OUT TUNE_OUT WEIGHTS BONUSES: the shipped model NAME (asr/models/NAME, beam 16, one ARPA LM) copied
+# to OUT with token priors (asr/priors.py) estimated on 300 training clips, and the prior scale (0-1) tuned with the LM
+# weight and word bonus on valid into TUNE_OUT; OUT gets the tuned decoding.json and is scored on dev offline
+with_priors() {
+  rm -rf "$2" && cp -r "asr/models/$1" "$2" && rm -f "$2/priors.json"
+  python recipes/mini_librispeech/estimate_priors.py "$2" "$EXP/data/train.jsonl" --clips 300 --seed 0
+  python recipes/mini_librispeech/tune_decoding.py "$2" "$2/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$3" \
+    --lm-words-only --beam 16 --weights $4 --bonuses $5 --prior-scales 0 0.2 0.4 0.6 0.8 1.0
+  cp "$3/decoding.json" "$2/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$2" --out "$3/../eval-dev-lm"
+}
+
 if stage stream_priors; then
   # the shipped streaming model (asr/models/english-stream) with token priors divided out in its beam search, as
-  # stage priors does for english-phones: priors from 300 training clips, prior scale (0-1) tuned on valid with the
-  # LM weight and word bonus; dev scored offline and streamed, as stage stream_lm does
-  E=$EXP/english_stream_prior
-  C=$EXP/priors_stream
-  rm -rf "$E" && cp -r asr/models/english-stream "$E" && rm -f "$E/priors.json"
-  python recipes/mini_librispeech/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
-  python recipes/mini_librispeech/tune_decoding.py "$E" "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$C/tune" \
-    --lm-words-only --beam 16 --weights 0.3 0.5 0.8 --bonuses 0 1 2 --prior-scales 0 0.2 0.4 0.6 0.8 1.0
-  cp "$C/tune/decoding.json" "$E/"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$E" --out "$C/eval-dev-lm"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$E" --pad-s 0.5 --streaming --out "$C/eval-dev-lm-streamed"
+  # stage priors does for english-phones; dev scored offline and streamed, as stage stream_lm does
+  with_priors english-stream "$EXP/english_stream_prior" "$EXP/priors_stream/tune" "0.3 0.5 0.8" "0 1 2"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream_prior" --pad-s 0.5 --streaming \
+    --out "$EXP/priors_stream/eval-dev-lm-streamed"
+fi
+
+if stage english_priors; then
+  # the same for the character model `english` (asr/models/english)
+  with_priors english "$EXP/english_prior" "$EXP/priors_english/tune" "0.3 0.6 1.0" "0 1 2 3"
 fi
 
 if stage evaluate; then
