@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.models import CheckpointError
+from asr.numpy_model import NumpyAcousticModel, log_softmax, supported
 
 ENSEMBLE_FILE = "ensemble.json"
 
@@ -92,9 +93,7 @@ def _mismatch(cfg, other) -> str:
 
 def combine(log_probs: list[np.ndarray], weights: list[float]) -> np.ndarray:
     """Weighted sum of [frames, tokens] log posteriors, renormalised to a log-softmax per frame (float32)."""
-    mixed = sum(np.float32(w) * lp for w, lp in zip(weights, log_probs))
-    peak = mixed.max(axis=-1, keepdims=True)
-    return (mixed - peak - np.log(np.exp(mixed - peak).sum(axis=-1, keepdims=True))).astype(np.float32)
+    return log_softmax(sum(np.float32(w) * lp for w, lp in zip(weights, log_probs))).astype(np.float32)
 
 
 class Ensemble:
@@ -138,8 +137,6 @@ class NumpyEnsemble:
 def numpy_model(model):
     """The NumPy forward pass of an AcousticModel or an Ensemble (asr.numpy_model), or None where a network
     needs TensorFlow (a convolution front end)."""
-    from asr.numpy_model import NumpyAcousticModel, supported
-
     networks = model.networks if isinstance(model, Ensemble) else [model]
     if not all(supported(network.cfg) for network in networks):
         return None

@@ -64,9 +64,14 @@ class NumpyAcousticModel:
             else:
                 x_backward = recurrence(x[::-1], initial_state(self.cell, self.units), *directions[1])[0]
                 x = np.concatenate([x_forward, x_backward[::-1]], axis=1)
-        logits = x @ self.output_kernel + self.output_bias
-        logits -= logits.max(axis=1, keepdims=True)
-        return logits - np.log(np.exp(logits).sum(axis=1, keepdims=True)), tuple(new_states)
+        return log_softmax(x @ self.output_kernel + self.output_bias), tuple(new_states)
+
+
+def log_softmax(x: np.ndarray) -> np.ndarray:
+    """Log-softmax over the last axis (per frame of `[frames, tokens]`), in `x`'s dtype: what the acoustic model
+    outputs, and how asr.ensemble and asr.priors renormalise the log posteriors they reweight."""
+    shifted = x - x.max(axis=-1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def initial_state(cell: str, units: int) -> tuple[np.ndarray, ...]:

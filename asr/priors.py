@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.models import CheckpointError
+from asr.numpy_model import log_softmax
 
 PRIORS_FILE = "priors.json"
 
@@ -67,7 +68,4 @@ def load(path, tokens: list[str]) -> np.ndarray:
 
 def apply(log_probs: np.ndarray, log_prior: np.ndarray, scale: float) -> np.ndarray:
     """`log_probs - scale * log_prior`, renormalised to a log-softmax per frame (float32 `[frames, tokens]`)."""
-    adjusted = np.asarray(log_probs, np.float64) - scale * log_prior
-    peak = adjusted.max(axis=-1, keepdims=True) if len(adjusted) else 0.0
-    adjusted -= peak + np.log(np.exp(adjusted - peak).sum(axis=-1, keepdims=True))
-    return adjusted.astype(np.float32)
+    return log_softmax(np.asarray(log_probs, np.float64) - scale * log_prior).astype(np.float32)
