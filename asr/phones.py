@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from asr.text import BLANK_ID, BLANK_SYMBOL, Vocabulary
@@ -110,15 +111,26 @@ class PhoneVocabulary(Vocabulary):
         return "".join(CODE[p] for p in phones)
 
     def word_for(self, spelled: str) -> str:
-        """A word pronounced `spelled` (phone codes) in the dictionary (the first in alphabetical order), else the
-        phone names run together in lower case (one made-up word, not one per phone). Decoding with a word LM
-        chooses among homophones better."""
+        """A word pronounced `spelled` (phone codes) in the dictionary, else the phone names run together in lower
+        case (one made-up word, not one per phone). Among homophones the first in the dictionary's order wins: the
+        CMU dictionary's is alphabetical, and `preferring` puts the likeliest first. Decoding with a word LM chooses
+        among homophones in context, which is better still."""
         if not hasattr(self, "_words"):
             words: dict[str, str] = {}
-            for word in sorted(self.pronunciations, reverse=True):
-                words[self.pronounce(word)] = word
+            for word in self.pronunciations:
+                words.setdefault(self.pronounce(word), word)
             object.__setattr__(self, "_words", words)
         return self._words.get(spelled) or "".join(PHONE[c] for c in spelled).lower()
+
+    def preferring(self, log10_prob: Callable[[str], float]) -> "PhoneVocabulary":
+        """The same pronunciations with each set of homophones listed likeliest first by `log10_prob(word)` (a
+        unigram LM's, say; ties alphabetically), where the first of them stood, so that `word_for` writes the
+        likeliest (the order stays near the dictionary's, and the file as small)."""
+        homophones: dict[str, list[str]] = {}
+        for word in self.pronunciations:
+            homophones.setdefault(self.pronounce(word), []).append(word)
+        order = [word for words in homophones.values() for word in sorted(words, key=lambda w: (-log10_prob(w), w))]
+        return PhoneVocabulary({word: self.pronunciations[word] for word in order})
 
     def spell(self, text: str) -> str:
         return " ".join(self.pronounce(w) for w in text.split())
@@ -135,8 +147,9 @@ class PhoneVocabulary(Vocabulary):
         (Path(path).parent / PRONUNCIATIONS_FILE).write_bytes(self.pronunciations_gz())
 
     def pronunciations_gz(self) -> bytes:
-        """The pronunciations as PRONUNCIATIONS_FILE holds them: gzipped `word PH1 PH2 ...` lines."""
-        text = "".join(f"{w} {' '.join(p)}\n" for w, p in sorted(self.pronunciations.items()))
+        """The pronunciations as PRONUNCIATIONS_FILE holds them: gzipped `word PH1 PH2 ...` lines, in the
+        dictionary's order (which decides among homophones, `word_for`)."""
+        text = "".join(f"{w} {' '.join(p)}\n" for w, p in self.pronunciations.items())
         return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
     @classmethod

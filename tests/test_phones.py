@@ -1,6 +1,9 @@
 """Phones as output units: the dictionary reader, spelling rules, the phone vocabulary and its model directory,
 homophones chosen by the word LM, and a character model's weights lent to a phone model."""
 import math
+import subprocess
+import sys
+from pathlib import Path
 
 import keras
 import numpy as np
@@ -14,8 +17,8 @@ from asr.model import build_model, load_weights, save_weights
 from asr.phones import CODE, PHONES, PRONUNCIATIONS_FILE, PhoneVocabulary, guess_pronunciation, read_cmudict, vocabulary
 from asr.text import Vocabulary
 
-PRONUNCIATIONS = {"two": ["T", "UW"], "to": ["T", "UW"], "too": ["T", "UW"], "cats": ["K", "AE", "T", "S"],
-                  "go": ["G", "OW"], "i": ["AY"]}
+PRONUNCIATIONS = {"cats": ["K", "AE", "T", "S"], "go": ["G", "OW"], "i": ["AY"], "to": ["T", "UW"],
+                  "too": ["T", "UW"], "two": ["T", "UW"]}  # alphabetical, as in the CMU dictionary
 VOCAB = PhoneVocabulary(PRONUNCIATIONS)
 
 
@@ -49,7 +52,7 @@ def test_phone_vocabulary_spells_text_as_pronunciations():
     assert VOCAB.decode(ids) == f"{codes('T', 'UW')} {codes('K', 'AE', 'T', 'S')}"
     assert VOCAB.pronounce("zed") == codes("Z", "EH", "D")  # not in the dictionary: the spelling rules
     assert VOCAB.word_for(codes("G", "OW")) == "go"
-    assert VOCAB.word_for(codes("T", "UW")) == "to"  # homophones without an LM: the first alphabetically
+    assert VOCAB.word_for(codes("T", "UW")) == "to"  # homophones without an LM: the dictionary's first
     assert VOCAB.word_for(codes("Z", "UW")) == "zuw"  # no such word: the phones run together
 
 
@@ -171,3 +174,43 @@ def test_the_shipped_phone_model_writes_words(samples_dir):
 def test_pronunciations_survive_gzip_bytes():
     vocab = PhoneVocabulary({"two": ["T", "UW"], "cats": ["K", "AE", "T", "S"]})
     assert PhoneVocabulary.from_gz(vocab.pronunciations_gz()) == vocab
+
+
+def test_preferring_writes_the_likeliest_homophone_and_the_order_is_kept():
+    tu = codes("T", "UW")
+    log10_p = {"two": -2.0, "too": -1.5, "go": -1.0}
+    preferred = VOCAB.preferring(lambda word: log10_p.get(word, -9.0))
+    assert preferred == VOCAB and preferred.word_for(tu) == "too" and VOCAB.word_for(tu) == "to"
+    assert list(preferred.pronunciations) == ["cats", "go", "i", "too", "two", "to"]  # where "to" stood
+    assert PhoneVocabulary.from_gz(preferred.pronunciations_gz()).word_for(tu) == "too"
+    assert VOCAB.preferring(lambda word: 0.0).word_for(tu) == "to"
+
+
+def _prefer_homophones(*args):
+    script = Path(__file__).resolve().parent.parent / "recipes" / "mini_librispeech" / "prefer_homophones.py"
+    return subprocess.run([sys.executable, str(script), *map(str, args)], capture_output=True, text=True,
+                          timeout=120, check=False)
+
+
+def test_prefer_homophones_reorders_a_model_directory_by_its_lm(tmp_path):
+    from asr.lm import estimate, write_arpa
+    VOCAB.save(tmp_path / "tokens.txt")
+    assert _prefer_homophones(tmp_path).returncode == 2  # no LM to order by
+    write_arpa(estimate([s.split() for s in ["go two cats", "two cats", "i go", "two"]], order=2),
+               tmp_path / "lm.arpa.gz")
+    run = _prefer_homophones(tmp_path)
+    assert run.returncode == 0, run.stderr
+    assert "6 words ordered by lm.arpa.gz; 1 sets of homophones now written otherwise, e.g. to -> two" in run.stdout
+    reordered = PhoneVocabulary.load_dir(tmp_path)
+    assert reordered == VOCAB and reordered.word_for(codes("T", "UW")) == "two"
+    assert list(reordered.pronunciations)[-3:] == ["two", "to", "too"]  # not in the LM: last, alphabetically
+    run = _prefer_homophones(tmp_path, "--alphabetical")
+    assert run.returncode == 0 and "ordered alphabetically; 1 sets of homophones now written otherwise" in run.stdout
+    assert PhoneVocabulary.load_dir(tmp_path).pronunciations_gz() == VOCAB.pronunciations_gz()
+
+
+def test_the_shipped_phone_model_writes_the_likeliest_homophone_without_an_lm():
+    from asr import models
+    vocab = PhoneVocabulary.load_dir(models.resolve("english-phones"))
+    assert vocab.word_for(codes("DH", "EH", "R")) == "there" and vocab.word_for(codes("T", "UW")) == "to"
+    assert vocab.word_for(codes("R", "AY", "T")) == "right" and vocab.word_for(codes("F", "AO", "R")) == "for"

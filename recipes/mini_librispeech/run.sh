@@ -28,6 +28,7 @@
 #   bash recipes/mini_librispeech/run.sh prepare stream lm stream_lm  # the streaming (unidirectional) model
 #   bash recipes/mini_librispeech/run.sh prepare stream_priors  # its token priors (what english-stream ships)
 #   bash recipes/mini_librispeech/run.sh prepare english_priors  # the same for the character model `english`
+#   bash recipes/mini_librispeech/run.sh prepare homophones  # without an LM, the likeliest of each set of homophones
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
 # MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best), INIT (the weights stage speed
@@ -342,6 +343,19 @@ fi
 if stage english_priors; then
   # the same for the character model `english` (asr/models/english)
   with_priors english "$EXP/english_prior" "$EXP/priors_english/tune" "0.3 0.6 1.0" "0 1 2 3"
+fi
+
+if stage homophones; then
+  # decoding without an LM writes the likeliest word of each set of homophones ("to", not "thuy"): the shipped
+  # phone model's pronunciations ordered by its LM's unigram probabilities, against alphabetically (before
+  # 2026-12-05); greedy scored on valid and dev with each
+  E=$EXP/english_phones_homophones
+  rm -rf "$E" && cp -r asr/models/english-phones "$E"
+  for order in alphabetical likeliest; do
+    python recipes/mini_librispeech/prefer_homophones.py "$E" $([ $order = alphabetical ] && echo --alphabetical)
+    asr evaluate "$EXP/data/valid.jsonl" --model "$E" --no-lm --out "$EXP/homophones/eval-valid-greedy-$order"
+    asr evaluate "$EXP/data/dev.jsonl" --model "$E" --no-lm --out "$EXP/homophones/eval-dev-greedy-$order"
+  done
 fi
 
 if stage evaluate; then
