@@ -364,7 +364,8 @@ def cmd_serve(args) -> int:
 def _decoding_arguments(p) -> None:
     p.add_argument("--beam", type=int, metavar="N",
                    help="beam width (1: greedy; default: the model's decoding.json with its LM, else greedy)")
-    p.add_argument("--no-lexicon", action="store_true", help="ignore the model's lexicon.txt (open vocabulary)")
+    p.add_argument("--no-lexicon", action="store_true",
+                   help="ignore the model's lexicon.txt, and for a phone model its word list (open vocabulary)")
     lm = p.add_mutually_exclusive_group()
     lm.add_argument("--lm", metavar="ARPA|JSON", help="word n-gram LM (ARPA, .arpa.gz; or a mix of LMs described "
                     "in a .json file, see asr/mixlm.py) instead of the model's own")

@@ -191,18 +191,23 @@ class PrefixBeamSearch:
         return self.prefixes.tokens(best)
 
     def nbest(self) -> list[tuple[tuple[int, ...], float]]:
-        """`[(tokens, score)]` of the frames so far, best first, as if they were the last."""
+        """`[(tokens, score)]` of the frames so far, best first, as if they were the last.
+
+        With a lexicon, a hypothesis whose last word is unfinished is left out; if every one is, they are given
+        cut back to their last whole word (best score per text), rather than no hypothesis at all."""
         prefixes, word_score, partial_score, lexicon = self.prefixes, self.word_score, self.partial_score, \
             self.lexicon
-        nbest = []
+        nbest, cut = [], {}
         for prefix, (p_blank, p_token) in self.beams.items():
             tokens, score = prefixes.tokens(prefix), _logaddexp(p_blank, p_token)
             if lexicon is not None and prefixes.word(prefix) and prefixes.word(prefix) not in lexicon.words:
-                continue  # the final word is unfinished
+                whole = tokens[:len(tokens) - len(prefixes.word(prefix))]  # the final word is unfinished
+                cut[whole] = max(score, cut.get(whole, NEG_INF))
+                continue
             if tokens and tokens[-1] != self.space_id and (word_score or partial_score):  # a final word, no space
                 score += _end_of_word(prefixes, prefix, word_score, partial_score)
             nbest.append((tokens, score))
-        return sorted(nbest, key=lambda item: item[1], reverse=True)
+        return sorted(nbest or cut.items(), key=lambda item: item[1], reverse=True)
 
 
 class _Prefixes:

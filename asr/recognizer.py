@@ -91,7 +91,8 @@ class Recognizer:
     """Decoding settings over an acoustic model that subclasses provide as `log_probs(samples)`.
 
     beam_width 1 decodes greedily, unless the model directory has a lexicon.txt (a closed vocabulary, such as
-    the ten digits): then beam search (at least LEXICON_BEAM wide) keeps only words of the lexicon. With a word
+    the ten digits): then beam search (at least LEXICON_BEAM wide) keeps only words of the lexicon. A phone
+    model's beam search keeps to the words of its LM, or with no LM to those of its pronunciation dictionary. With a word
     LM (the model directory's LM_MIX_FILE or LM_FILE, or `lm=PATH`), beam search with the weights of its
     DECODING_FILE, and with its `prior_scale` the search reads posteriors divided by the model's token priors
     (asr.priors; greedy decoding and word timings read them as they are).
@@ -127,6 +128,8 @@ class Recognizer:
         self.log_prior = self._load_priors() if self.lm is not None and self.decoding.prior_scale else None
         if beam_width is None:
             beam_width = self.decoding.beam_width if self.lm else 1
+        if phones and self.lm is None and self.lexicon is None and use_lexicon and beam_width > 1:
+            self.lexicon = Lexicon(vocab.pronunciations, vocab)  # no LM: the beam keeps to the dictionary's words
         self.beam_width = max(beam_width, self.LEXICON_BEAM) if self.lexicon or self.hotwords else beam_width
 
     def log_probs(self, samples: np.ndarray) -> np.ndarray:

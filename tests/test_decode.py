@@ -320,3 +320,19 @@ def test_lexicon_next_tokens_are_the_extensions_that_stay_in_it():
         expected |= {SPACE} if word in encoded else set()
         assert lexicon.next_tokens(word) == expected == lexicon.next_tokens(word), word
     assert lexicon.next_tokens(tuple(VOCAB.encode("ab"))) == {SPACE, VOCAB.encode("c")[0]}
+
+
+def test_a_lexicon_search_ending_inside_every_word_keeps_the_words_before_it():
+    """Frames that spell "ab b" and nothing else. With "b" a word, that is the result. With "b" only the start of
+    "ba", every hypothesis ends inside a word: they come cut back to their whole words ("ab"), not as no result;
+    while a whole-word hypothesis exists, those ending inside a word are left out."""
+    frames = log_probs_of([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 1.0, 0.0]], [A, B, SPACE])
+    assert [VOCAB.decode(t).strip() for t, _ in prefix_beam_search(frames, SPACE, 4, lexicon=Lexicon(["ab", "b"],
+                                                                                                    VOCAB))] == ["ab b"]
+    cut = prefix_beam_search(frames, SPACE, 4, lexicon=Lexicon(["ab", "ba"], VOCAB))
+    assert [VOCAB.decode(t).strip() for t, _ in cut] == ["ab"]
+    assert cut[0][1] == pytest.approx(0.0)  # the score of the whole path, the cut word's frames included
+    some = log_probs_of([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0], [0.0, 0.5, 0.5]],
+                        [A, B, SPACE])  # the last frame may also hold the space: "ab" ends a word there
+    assert [VOCAB.decode(t).strip() for t, _ in prefix_beam_search(some, SPACE, 4,
+                                                                   lexicon=Lexicon(["ab", "ba"], VOCAB))] == ["ab"]

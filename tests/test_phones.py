@@ -163,6 +163,23 @@ def test_a_recognizer_over_a_phone_model_writes_words(tmp_path):
     assert hot.decode(log_probs, 0.56).text.split()[0] == "too"
 
 
+def test_without_an_lm_a_phone_models_beam_keeps_to_the_dictionarys_words():
+    from asr.recognizer import Recognizer
+    phones = ["Z", "UW", " ", "K", "AE", "T", "S"]  # "zuw" is no word of the dictionary
+    probs = np.full((len(phones) * 2, VOCAB.size), 1e-4)
+    for i, p in enumerate(phones):
+        probs[2 * i, VOCAB.characters.index(codes(p) if p != " " else " ") + 1] = 1.0
+        probs[2 * i + 1, 0] = 1.0
+    log_probs = np.log(probs / probs.sum(axis=1, keepdims=True))
+    greedy = Recognizer(VOCAB, 16000, 0.04, None, lm=False)
+    assert greedy.lexicon is None and greedy.decode(log_probs, 0.56).text == "zuw cats"
+    beam = Recognizer(VOCAB, 16000, 0.04, None, lm=False, beam_width=8)
+    assert beam.lexicon.words == {tuple(VOCAB.encode(w)) for w in PRONUNCIATIONS}
+    text = beam.decode(log_probs, 0.56).text
+    assert text.split()[-1] == "cats" and set(text.split()) <= set(PRONUNCIATIONS)
+    assert Recognizer(VOCAB, 16000, 0.04, None, lm=False, beam_width=8, use_lexicon=False).lexicon is None
+
+
 def test_the_shipped_phone_model_writes_words(samples_dir):
     from asr import load_model
     model = load_model("english-phones")

@@ -29,6 +29,7 @@
 #   bash recipes/mini_librispeech/run.sh prepare stream_priors  # its token priors (what english-stream ships)
 #   bash recipes/mini_librispeech/run.sh prepare english_priors  # the same for the character model `english`
 #   bash recipes/mini_librispeech/run.sh prepare homophones  # without an LM, the likeliest of each set of homophones
+#   bash recipes/mini_librispeech/run.sh prepare no_lm_beam  # without an LM: beam search, and over dictionary words
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
 # MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best), INIT (the weights stage speed
@@ -355,6 +356,17 @@ if stage homophones; then
     python recipes/mini_librispeech/prefer_homophones.py "$E" $([ $order = alphabetical ] && echo --alphabetical)
     asr evaluate "$EXP/data/valid.jsonl" --model "$E" --no-lm --out "$EXP/homophones/eval-valid-greedy-$order"
     asr evaluate "$EXP/data/dev.jsonl" --model "$E" --no-lm --out "$EXP/homophones/eval-dev-greedy-$order"
+  done
+fi
+
+if stage no_lm_beam; then
+  # the shipped phone model without a word LM, prefix beam search (width 16; no LM, no priors): over phones alone
+  # (--no-lexicon), and kept to the words of its pronunciation dictionary (what --no-lm --beam N does), on valid and dev
+  for data in valid dev; do
+    asr evaluate "$EXP/data/$data.jsonl" --model asr/models/english-phones --no-lm --beam 16 --no-lexicon \
+      --out "$EXP/no_lm_beam/eval-$data-beam16"
+    asr evaluate "$EXP/data/$data.jsonl" --model asr/models/english-phones --no-lm --beam 16 \
+      --out "$EXP/no_lm_beam/eval-$data-dictionary-beam16"
   done
 fi
 
