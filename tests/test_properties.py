@@ -173,8 +173,10 @@ def test_ctc_is_symmetric_in_time(log_probs):
 
 
 @DECODER
-@given(log_probs=posteriors(max_frames=6, min_frames=1), data=st.data())
+@given(log_probs=posteriors(max_frames=6, min_frames=1, unique_best=True), data=st.data())
 def test_a_constant_added_to_a_frame_shifts_every_score_by_it(log_probs, data):
+    # unique_best: with two logits a rounding error apart, adding a constant can make them equal and move the
+    # greedy choice (hypothesis found such a tie between the blank and the space)
     shifts = np.array(data.draw(st.lists(st.floats(-20, 20), min_size=len(log_probs), max_size=len(log_probs))))
     shifted = log_probs + shifts[:, None]  # no longer normalised; CTC scores just move by the sum
     greedy, greedy_shifted = greedy_decode(log_probs, VOCAB, FRAME_S), greedy_decode(shifted, VOCAB, FRAME_S)
