@@ -115,22 +115,25 @@ class PhoneVocabulary(Vocabulary):
         case (one made-up word, not one per phone). Among homophones the first in the dictionary's order wins: the
         CMU dictionary's is alphabetical, and `preferring` puts the likeliest first. Decoding with a word LM chooses
         among homophones in context, which is better still."""
-        if not hasattr(self, "_words"):
-            words: dict[str, str] = {}
-            for word in self.pronunciations:
-                words.setdefault(self.pronounce(word), word)
-            object.__setattr__(self, "_words", words)
-        return self._words.get(spelled) or "".join(PHONE[c] for c in spelled).lower()
+        words = self._homophones().get(spelled)
+        return words[0] if words else "".join(PHONE[c] for c in spelled).lower()
 
     def preferring(self, log10_prob: Callable[[str], float]) -> "PhoneVocabulary":
         """The same pronunciations with each set of homophones listed likeliest first by `log10_prob(word)` (a
         unigram LM's, say; ties alphabetically), where the first of them stood, so that `word_for` writes the
         likeliest (the order stays near the dictionary's, and the file as small)."""
-        homophones: dict[str, list[str]] = {}
-        for word in self.pronunciations:
-            homophones.setdefault(self.pronounce(word), []).append(word)
-        order = [word for words in homophones.values() for word in sorted(words, key=lambda w: (-log10_prob(w), w))]
+        order = [word for words in self._homophones().values()
+                 for word in sorted(words, key=lambda w: (-log10_prob(w), w))]
         return PhoneVocabulary({word: self.pronunciations[word] for word in order})
+
+    def _homophones(self) -> dict[str, list[str]]:
+        """Each pronunciation -> the dictionary's words with it, in the dictionary's order (built once)."""
+        if not hasattr(self, "_by_spelling"):
+            by_spelling: dict[str, list[str]] = {}
+            for word in self.pronunciations:
+                by_spelling.setdefault(self.pronounce(word), []).append(word)
+            object.__setattr__(self, "_by_spelling", by_spelling)
+        return self._by_spelling
 
     def spell(self, text: str) -> str:
         return " ".join(self.pronounce(w) for w in text.split())

@@ -20,7 +20,6 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from asr.audio import load_audio
-from asr.decode import Hypothesis
 from asr.manifest import read_manifest
 from asr.metrics import score
 from asr.models import resolve
@@ -29,14 +28,9 @@ from asr.transcribe import Transcriber
 
 
 def nbest(model: Transcriber, log_probs: np.ndarray) -> list[tuple[str, float]]:
-    """(text in words, score) of the model's default search, best first."""
-    search = model.new_search()
-    search.advance(model.search_input(log_probs))
-    out = []
-    for tokens, total in search.nbest():
-        spelled = " ".join(model.vocab.decode(tokens).split())
-        out.append((model.in_words(Hypothesis(spelled, tokens, total, ())).text, total))
-    return out
+    """(text in words, score) of the model's default search, best first: its whole n-best as alternatives."""
+    alternatives = model.decode(log_probs, 0.0, alternatives=model.beam_width).alternatives
+    return [(h.text, h.score) for h in alternatives]
 
 
 def ctc_log_likelihood(log_probs: np.ndarray, texts: list[str], model: Transcriber) -> np.ndarray:
