@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 
+import jiwer
 import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
@@ -46,13 +47,9 @@ def ctc_log_likelihood(log_probs: np.ndarray, texts: list[str], model: Transcrib
 
 
 def word_edits(a: str, b: str) -> int:
-    a, b = a.split(), b.split()
-    row = list(range(len(b) + 1))
-    for i, x in enumerate(a, 1):
-        prev, row[0] = row[0], i
-        for j, y in enumerate(b, 1):
-            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
-    return row[-1]
+    """Word edit distance (substitutions + deletions + insertions) between two texts, by jiwer."""
+    out = jiwer.process_words(a, b)
+    return out.substitutions + out.deletions + out.insertions
 
 
 def main(argv=None) -> int:
