@@ -45,6 +45,12 @@ class ModelConfig:
         """Model output frames per input feature frame (the time reduction factor)."""
         return self.stack_frames * max(self.conv_stride, 1)
 
+    def same_encoder(self, other: "ModelConfig") -> bool:
+        """Whether `other`'s weights fit this model below the output layer: dropout and output tokens aside,
+        the same configuration (a run may start from another's weights with other dropout or tokens)."""
+        encoder = lambda m: dataclasses.replace(m, dropout=0.0, tokens="", num_tokens=0)  # noqa: E731
+        return encoder(self) == encoder(other)
+
 
 @dataclass(frozen=True)
 class TrainConfig:

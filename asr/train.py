@@ -361,10 +361,9 @@ class Trainer:
         """Start from another run's weights (same model shape); a checkpoint of this run, if any, wins later.
 
         A model with other output tokens (characters -> phones) lends everything but its output layer, which
-        starts fresh."""
+        starts fresh; its dropout may differ."""
         init_cfg, _, _ = checkpoint.load_model_dir(model_dir)
-        same_encoder = lambda m: dataclasses.replace(m, tokens="", num_tokens=0)  # noqa: E731
-        if same_encoder(init_cfg.model) != same_encoder(self.cfg.model) or init_cfg.features != self.cfg.features:
+        if not init_cfg.model.same_encoder(self.cfg.model) or init_cfg.features != self.cfg.features:
             raise checkpoint.CheckpointError(f"{model_dir}: its model or feature configuration differs from this "
                                              "run's; init_from needs the same shape")
         new_output = init_cfg.model.num_tokens != self.cfg.model.num_tokens

@@ -127,3 +127,13 @@ def test_to_dict_from_dict_round_trip(tmp_path):
 @pytest.mark.parametrize("stack_frames, conv_stride, expected", [(4, 1, 4), (1, 1, 1), (3, 2, 6), (2, 0, 2)])
 def test_subsampling(stack_frames, conv_stride, expected):
     assert ModelConfig(stack_frames=stack_frames, conv_stride=conv_stride).subsampling == expected
+
+
+def test_a_run_may_start_from_weights_with_other_dropout_or_tokens_but_not_another_shape():
+    base = ModelConfig(layers=4, units=320, dropout=0.2, tokens="phones", num_tokens=41)
+    assert base.same_encoder(dataclasses.replace(base, dropout=0.3))
+    assert base.same_encoder(ModelConfig(layers=4, units=320, dropout=0.2))  # characters: a new output layer
+    for other in (dataclasses.replace(base, units=256), dataclasses.replace(base, layers=5),
+                  dataclasses.replace(base, cell="gru"), dataclasses.replace(base, stack_frames=3),
+                  dataclasses.replace(base, bidirectional=False)):
+        assert not base.same_encoder(other)

@@ -22,6 +22,9 @@
 #   bash recipes/mini_librispeech/run.sh phones_cpu lm phones_cpu_lm  # the shipped GPU model (run G) continued on
 #                                                         # this CPU (10 epochs, 1e-4); with the LM and the mix
 #   bash recipes/mini_librispeech/run.sh prepare wide_beam  # the shipped network at wider beams (width 64 ships)
+#   bash recipes/mini_librispeech/run.sh prepare phones_cpu_c  # the ensemble's second network (run C) continued on
+#                                                         # this CPU (resumes; MAX_MINUTES stops it early)
+#   bash recipes/mini_librispeech/run.sh prepare ensemble_cpu_c  # the ensemble with that network instead of run C's
 #   bash recipes/mini_librispeech/run.sh prepare ensemble  # the ensemble of runs G and C (what ships), tuned and scored
 #   bash recipes/mini_librispeech/run.sh prepare ensemble_ablation  # which networks to average (RESULTS.md)
 #   bash recipes/mini_librispeech/run.sh prepare priors   # token priors divided out in the beam search (what ships)
@@ -66,6 +69,24 @@ with_mix() {
   cp "$3/decoding.json" "$2/"
 }
 
+# with_priors E C: model directory E (with lm.arpa.gz and lm.json) gets priors.json (its token priors, from 300
+# training clips) and decoding.json (prior scale, LM weight and word bonus tuned on valid at width 64: our LM alone
+# in C/tune_beam64, then the mix in C/tune_mix_beam64, falling back to the first without pocketsphinx); dev scored
+# with the mix (C/eval-dev-mix-beam64) and with our LM alone (E_plain, C/eval-dev-lm-beam64)
+with_priors() {
+  python recipes/mini_librispeech/estimate_priors.py "$1" "$EXP/data/train.jsonl" --clips 300 --seed 0
+  python recipes/mini_librispeech/tune_decoding.py "$1" "$1/lm.arpa.gz" "$EXP/data/valid.jsonl" \
+    --out "$2/tune_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 1.2 --bonuses 1 2 3 \
+    --prior-scales 0 0.2 0.4 0.6 0.8 1.0
+  python recipes/mini_librispeech/tune_decoding.py "$1" "$1/lm.json" "$EXP/data/valid.jsonl" \
+    --out "$2/tune_mix_beam64" --lm-words-only --beam 64 --weights 0.8 1.0 1.2 --bonuses 1 2 3 \
+    --prior-scales 0 0.2 0.4 0.6 0.8 1.0 --fallback "$2/tune_beam64/decoding.json"
+  cp "$2/tune_mix_beam64/decoding.json" "$1/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$1" --out "$2/eval-dev-mix-beam64"
+  rm -rf "${1}_plain" && cp -r "$1" "${1}_plain"
+  rm "${1}_plain/lm.json" && cp "$2/tune_beam64/decoding.json" "${1}_plain/"
+  asr evaluate "$EXP/data/dev.jsonl" --model "${1}_plain" --out "$2/eval-dev-lm-beam64"
+}
 # phone_run INIT RUN [TRAINING OPTIONS]: train the phone model RUN (phones.toml; resumes from its latest checkpoint)
 # from the weights of model directory INIT, then score RUN/best greedy on dev (RUN/eval-dev-dict: each pronunciation
 # written as the dictionary's word for it)
@@ -174,6 +195,17 @@ fi
 if stage phones_cpu; then
   # the shipped GPU phone model (run G, the network of asr/models/english-phones itself) continued on this CPU: 10 epochs, peak LR 1e-4
   phone_run_cfg recipes/mini_librispeech/phones_cpu.toml asr/models/english-phones "$EXP/phone_cpu"
+fi
+
+if stage phones_cpu_c; then
+  # the ensemble's second network, run C (trained on the GPU for 16 epochs on all the training clips, after 104 on
+  # half of them, dropout 0.2), continued on this CPU with G's regularisation (dropout 0.3, speed perturbation,
+  # SpecAugment): 12 epochs, peak LR 3e-4; the best epoch by valid phone error is phone_cpu_c/best
+  # (run-C holds the network alone: its pronunciations are the ensemble's)
+  rm -rf "$EXP/run_C" && cp -r asr/models/english-phones/run-C "$EXP/run_C"
+  cp asr/models/english-phones/pronunciations.txt.gz "$EXP/run_C/"
+  phone_run_cfg recipes/mini_librispeech/phones_cpu.toml "$EXP/run_C" "$EXP/phone_cpu_c" \
+    --set train.learning_rate=3e-4 --set train.epochs=12 --set train.seed=41
 fi
 
 if stage phones_cpu_lm; then
@@ -287,20 +319,17 @@ if stage priors; then
   # our LM alone, then the mix; dev scored with each (english_phones_prior: the mix, what ships; ..._plain: the
   # fallback without pocketsphinx)
   E=$EXP/english_phones_prior
-  C=$EXP/priors
   rm -rf "$E" && cp -r asr/models/english-phones "$E" && rm -f "$E/priors.json"
-  python recipes/mini_librispeech/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
-  python recipes/mini_librispeech/tune_decoding.py "$E" "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" \
-    --out "$C/tune_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 1.2 --bonuses 1 2 3 \
-    --prior-scales 0 0.2 0.4 0.6 0.8 1.0
-  python recipes/mini_librispeech/tune_decoding.py "$E" "$E/lm.json" "$EXP/data/valid.jsonl" \
-    --out "$C/tune_mix_beam64" --lm-words-only --beam 64 --weights 0.8 1.0 1.2 --bonuses 1 2 3 \
-    --prior-scales 0 0.2 0.4 0.6 0.8 1.0 --fallback "$C/tune_beam64/decoding.json"
-  cp "$C/tune_mix_beam64/decoding.json" "$E/"
-  asr evaluate "$EXP/data/dev.jsonl" --model "$E" --out "$C/eval-dev-mix-beam64"
-  rm -rf "${E}_plain" && cp -r "$E" "${E}_plain"
-  rm "${E}_plain/lm.json" && cp "$C/tune_beam64/decoding.json" "${E}_plain/"
-  asr evaluate "$EXP/data/dev.jsonl" --model "${E}_plain" --out "$C/eval-dev-lm-beam64"
+  with_priors "$E" "$EXP/priors"
+fi
+
+if stage ensemble_cpu_c; then
+  # the shipped ensemble with run C's network replaced by its CPU continuation (stage phones_cpu_c), G's share
+  # 0.65 as shipped: priors, prior scale, LM weight and bonus anew as stage priors does, dev scored with each
+  E=$EXP/english_phones_GC2
+  rm -rf "$E" && cp -r asr/models/english-phones "$E" && rm -f "$E/priors.json"
+  cp "$EXP/phone_cpu_c/best/model.npz" "$EXP/phone_cpu_c/best/config.json" "$E/run-C/"
+  with_priors "$E" "$EXP/ensemble_GC2"
 fi
 
 if stage stream; then
