@@ -199,9 +199,9 @@ class PrefixBeamSearch:
             self.lexicon
         nbest, cut = [], {}
         for prefix, (p_blank, p_token) in self.beams.items():
-            tokens, score = prefixes.tokens(prefix), _logaddexp(p_blank, p_token)
-            if lexicon is not None and prefixes.word(prefix) and prefixes.word(prefix) not in lexicon.words:
-                whole = tokens[:len(tokens) - len(prefixes.word(prefix))]  # the final word is unfinished
+            tokens, score, last = prefixes.tokens(prefix), _logaddexp(p_blank, p_token), prefixes.word(prefix)
+            if lexicon is not None and last and last not in lexicon.words:
+                whole = tokens[:len(tokens) - len(last)]  # the final word is unfinished
                 cut[whole] = max(score, cut.get(whole, NEG_INF))
                 continue
             if tokens and tokens[-1] != self.space_id and (word_score or partial_score):  # a final word, no space

@@ -92,9 +92,9 @@ class Recognizer:
 
     beam_width 1 decodes greedily, unless the model directory has a lexicon.txt (a closed vocabulary, such as
     the ten digits): then beam search (at least LEXICON_BEAM wide) keeps only words of the lexicon. A phone
-    model's beam search keeps to the words of its LM, or with no LM to those of its pronunciation dictionary. With a word
-    LM (the model directory's LM_MIX_FILE or LM_FILE, or `lm=PATH`), beam search with the weights of its
-    DECODING_FILE, and with its `prior_scale` the search reads posteriors divided by the model's token priors
+    model's beam search keeps to the words of its LM, or with no LM to those of its pronunciation dictionary.
+    With a word LM (the model directory's LM_MIX_FILE or LM_FILE, or `lm=PATH`), beam search with the weights of
+    its DECODING_FILE, and with its `prior_scale` the search reads posteriors divided by the model's token priors
     (asr.priors; greedy decoding and word timings read them as they are).
     """
 
