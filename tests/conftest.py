@@ -6,12 +6,21 @@ It trains on the shortest LibriSpeech clip (2.6 s, 40 copies) and the three FSDD
 """
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+def load_script(path: Path, name: str):
+    """A recipe script (not a package module) imported from its file, as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 OVERFIT_ID = "2428-83699-0011"  # "ALL NIGHT IT HAD BEEN BLOWING AND RAINING", 2.6 s
 DIGIT_IDS = ("0_jackson_0", "7_nicolas_1", "9_yweweler_2")
 COPIES = {OVERFIT_ID: 40, **{i: 20 for i in DIGIT_IDS}}

@@ -1,6 +1,5 @@
 """recipes/mini_librispeech/nbest_study.py: the n-best lists' oracle and their reranking (an analysis the RESULTS
 cite), checked on the tiny model so that the script keeps working."""
-import importlib.util
 import itertools
 import re
 import subprocess
@@ -10,17 +9,14 @@ import numpy as np
 import pytest
 
 from asr.decode import collapse
-from conftest import REPO_ROOT, copy_with_lm, write_manifest
+from conftest import REPO_ROOT, copy_with_lm, load_script, write_manifest
 
 SCRIPT = REPO_ROOT / "recipes" / "mini_librispeech" / "nbest_study.py"
 
 
 @pytest.fixture(scope="module")
 def study():
-    spec = importlib.util.spec_from_file_location("nbest_study", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(SCRIPT, "nbest_study")
 
 
 def test_word_edits(study):

@@ -1,12 +1,10 @@
 """recipes/rnn_cells: the --quick run end to end (PNGs, report, gradient norms, clipping), and the gradient probe
 checked against the Keras layer's own recurrence on hand-built models."""
-import importlib.util
 import json
 import struct
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -14,18 +12,15 @@ import tensorflow as tf
 
 from asr.config import ModelConfig
 from asr.model import build_model
+from conftest import REPO_ROOT, load_script
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
 RECIPE = REPO_ROOT / "recipes" / "rnn_cells"
 RUNS = [f"{cell}-{direction}" for direction in ("uni", "bi") for cell in ("rnn", "gru", "lstm")]
 PNGS = ("gradient_norms.png", "training.png", "clipping.png", "alignment.png", "alignment_rnn.png")
 
 
 def load_recipe_module(name: str):
-    spec = importlib.util.spec_from_file_location(f"rnn_cells_{name}", RECIPE / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(RECIPE / f"{name}.py", f"rnn_cells_{name}")
 
 
 @pytest.fixture(scope="module")

@@ -25,6 +25,8 @@
 #   bash recipes/mini_librispeech/run.sh prepare phones_cpu_c  # the ensemble's second network (run C) continued on
 #                                                         # this CPU (resumes; MAX_MINUTES stops it early)
 #   bash recipes/mini_librispeech/run.sh prepare ensemble_cpu_c  # the ensemble with that network instead of run C's
+#   bash recipes/mini_librispeech/run.sh prepare phones_so762 ensemble_so762  # the same with 69 speechocean762
+#                                                         # speakers added to the training clips; 22 held back
 #   bash recipes/mini_librispeech/run.sh prepare ensemble  # the ensemble of runs G and C (what ships), tuned and scored
 #   bash recipes/mini_librispeech/run.sh prepare ensemble_ablation  # which networks to average (RESULTS.md)
 #   bash recipes/mini_librispeech/run.sh prepare priors   # token priors divided out in the beam search (what ships)
@@ -33,22 +35,24 @@
 #   bash recipes/mini_librispeech/run.sh prepare english_priors  # the same for the character model `english`
 #   bash recipes/mini_librispeech/run.sh prepare homophones  # without an LM, the likeliest of each set of homophones
 #   bash recipes/mini_librispeech/run.sh prepare no_lm_beam  # without an LM: beam search, and over dictionary words
-# Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech),
+# Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech), SO762 (default
+# ../shared/data/speechocean762),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
 # MODEL (the acoustic model the LM stages use; default $EXP/char_bilstm/best), INIT (the weights stage speed
 # starts from; default $EXP/char_bilstm_r2/best, the weights of the shipped `english` model).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/librispeech-mini}
+SO762=${SO762:-../shared/data/speechocean762}
 EXP=${EXP:-exp/mini_librispeech}
 CONFIG=recipes/mini_librispeech/config.toml
 STAGES=${*:-prepare train evaluate lm tune evaluate_lm}
 MODEL=${MODEL:-$EXP/char_bilstm/best}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 # train_from CONFIG INIT OUT [OPTIONS]: train into OUT (resumes from its latest checkpoint) with CONFIG, starting from
-# the weights of model directory INIT
+# the weights of model directory INIT, on $TRAIN_JSONL (default $EXP/data/train.jsonl)
 train_from() {
-  asr train --config "$1" --set "train.init_from=$2" "${@:4}" --train "$EXP/data/train.jsonl" \
+  asr train --config "$1" --set "train.init_from=$2" "${@:4}" --train "${TRAIN_JSONL:-$EXP/data/train.jsonl}" \
     --valid "$EXP/data/valid.jsonl" --out "$3" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
 }
 # with_lm MODEL TUNE_DIR OUT [TUNING OPTIONS]: LM weight and word bonus of acoustic model MODEL tuned on valid (the
@@ -86,6 +90,22 @@ with_priors() {
   rm -rf "${1}_plain" && cp -r "$1" "${1}_plain"
   rm "${1}_plain/lm.json" && cp "$2/tune_beam64/decoding.json" "${1}_plain/"
   asr evaluate "$EXP/data/dev.jsonl" --model "${1}_plain" --out "$2/eval-dev-lm-beam64"
+}
+# continue_run_c RUN [TRAINING OPTIONS]: the ensemble's second network (asr/models/english-phones/run-C: GPU run C)
+# continued on this CPU into RUN with G's regularisation (phones_cpu.toml: dropout 0.3, speed perturbation,
+# SpecAugment), peak LR 3e-4, seed 41; RUN/best (by valid phone error) scored greedy on dev
+continue_run_c() {
+  rm -rf "$EXP/run_C" && cp -r asr/models/english-phones/run-C "$EXP/run_C"
+  cp asr/models/english-phones/pronunciations.txt.gz "$EXP/run_C/"
+  phone_run_cfg recipes/mini_librispeech/phones_cpu.toml "$EXP/run_C" "$1" \
+    --set train.learning_rate=3e-4 --set train.seed=41 "${@:2}"
+}
+# ensemble_with_c RUN E C: the shipped ensemble with run C's network replaced by RUN/best, in model directory E, G's
+# share 0.65 as shipped; priors, prior scale, LM weight and bonus anew (with_priors, grids and scores in C)
+ensemble_with_c() {
+  rm -rf "$2" && cp -r asr/models/english-phones "$2" && rm -f "$2/priors.json"
+  cp "$1/best/model.npz" "$1/best/config.json" "$2/run-C/"
+  with_priors "$2" "$3"
 }
 # phone_run INIT RUN [TRAINING OPTIONS]: train the phone model RUN (phones.toml; resumes from its latest checkpoint)
 # from the weights of model directory INIT, then score RUN/best greedy on dev (RUN/eval-dev-dict: each pronunciation
@@ -193,7 +213,8 @@ if stage phones4; then
 fi
 
 if stage phones_cpu; then
-  # the shipped GPU phone model (run G, the network of asr/models/english-phones itself) continued on this CPU: 10 epochs, peak LR 1e-4
+  # the shipped GPU phone model (run G, the network of asr/models/english-phones itself) continued on this CPU:
+  # 10 epochs, peak LR 1e-4
   phone_run_cfg recipes/mini_librispeech/phones_cpu.toml asr/models/english-phones "$EXP/phone_cpu"
 fi
 
@@ -202,10 +223,18 @@ if stage phones_cpu_c; then
   # half of them, dropout 0.2), continued on this CPU with G's regularisation (dropout 0.3, speed perturbation,
   # SpecAugment): 12 epochs, peak LR 3e-4; the best epoch by valid phone error is phone_cpu_c/best
   # (run-C holds the network alone: its pronunciations are the ensemble's)
-  rm -rf "$EXP/run_C" && cp -r asr/models/english-phones/run-C "$EXP/run_C"
-  cp asr/models/english-phones/pronunciations.txt.gz "$EXP/run_C/"
-  phone_run_cfg recipes/mini_librispeech/phones_cpu.toml "$EXP/run_C" "$EXP/phone_cpu_c" \
-    --set train.learning_rate=3e-4 --set train.epochs=12 --set train.seed=41
+  continue_run_c "$EXP/phone_cpu_c" --set train.epochs=12
+fi
+
+if stage phones_so762; then
+  # the same with 69 of speechocean762's 91 speakers (non-native read English, Mandarin L1, children and adults;
+  # 1,362 clips, 1.42 h) added to the training clips, 8 epochs; the other 22 speakers are held back for scoring
+  # (recipes/speechocean762/split_speakers.py: every 4th speaker)
+  S=exp/speechocean762/data
+  [ -f "$S/train.jsonl" ] || python recipes/speechocean762/prepare.py "$SO762" "$S"
+  python recipes/speechocean762/split_speakers.py "$S/train.jsonl" "$S" --every 4
+  cat "$EXP/data/train.jsonl" "$S/train_speakers.jsonl" > "$EXP/data/train_so762.jsonl"
+  TRAIN_JSONL=$EXP/data/train_so762.jsonl continue_run_c "$EXP/phone_cpu_c_so762" --set train.epochs=8
 fi
 
 if stage phones_cpu_lm; then
@@ -326,10 +355,16 @@ fi
 if stage ensemble_cpu_c; then
   # the shipped ensemble with run C's network replaced by its CPU continuation (stage phones_cpu_c), G's share
   # 0.65 as shipped: priors, prior scale, LM weight and bonus anew as stage priors does, dev scored with each
-  E=$EXP/english_phones_GC2
-  rm -rf "$E" && cp -r asr/models/english-phones "$E" && rm -f "$E/priors.json"
-  cp "$EXP/phone_cpu_c/best/model.npz" "$EXP/phone_cpu_c/best/config.json" "$E/run-C/"
-  with_priors "$E" "$EXP/ensemble_GC2"
+  ensemble_with_c "$EXP/phone_cpu_c" "$EXP/english_phones_GC2" "$EXP/ensemble_GC2"
+fi
+
+if stage ensemble_so762; then
+  # the same with stage phones_so762's network; then the shipped ensemble and this one scored on the 22 held-back
+  # speechocean762 speakers (each with its own decoding: the mix)
+  ensemble_with_c "$EXP/phone_cpu_c_so762" "$EXP/english_phones_GC3" "$EXP/ensemble_GC3"
+  S=exp/speechocean762
+  asr evaluate "$S/data/heldout_speakers.jsonl" --model english-phones --out "$S/english-phones-heldout"
+  asr evaluate "$S/data/heldout_speakers.jsonl" --model "$EXP/english_phones_GC3" --out "$S/english-phones-GC3-heldout"
 fi
 
 if stage stream; then
@@ -350,10 +385,11 @@ if stage stream_lm; then
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --pad-s 0.5 --streaming --out "$S/eval-dev-lm-streamed"
 fi
 
-# with_priors NAME OUT TUNE_OUT WEIGHTS BONUSES: the shipped model NAME (asr/models/NAME, beam 16, one ARPA LM) copied
-# to OUT with token priors (asr/priors.py) estimated on 300 training clips, and the prior scale (0-1) tuned with the LM
-# weight and word bonus on valid into TUNE_OUT; OUT gets the tuned decoding.json and is scored on dev offline
-with_priors() {
+# beam16_with_priors NAME OUT TUNE_OUT WEIGHTS BONUSES: the shipped model NAME (asr/models/NAME, beam 16, one ARPA
+# LM) copied to OUT with token priors (asr/priors.py) estimated on 300 training clips, and the prior scale (0-1)
+# tuned with the LM weight and word bonus on valid into TUNE_OUT; OUT gets the tuned decoding.json and is scored
+# on dev offline (not with_priors above, which tunes the width-64 ensemble with the mix)
+beam16_with_priors() {
   rm -rf "$2" && cp -r "asr/models/$1" "$2" && rm -f "$2/priors.json"
   python recipes/mini_librispeech/estimate_priors.py "$2" "$EXP/data/train.jsonl" --clips 300 --seed 0
   python recipes/mini_librispeech/tune_decoding.py "$2" "$2/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$3" \
@@ -365,14 +401,14 @@ with_priors() {
 if stage stream_priors; then
   # the shipped streaming model (asr/models/english-stream) with token priors divided out in its beam search, as
   # stage priors does for english-phones; dev scored offline and streamed, as stage stream_lm does
-  with_priors english-stream "$EXP/english_stream_prior" "$EXP/priors_stream/tune" "0.3 0.5 0.8" "0 1 2"
+  beam16_with_priors english-stream "$EXP/english_stream_prior" "$EXP/priors_stream/tune" "0.3 0.5 0.8" "0 1 2"
   asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream_prior" --pad-s 0.5 --streaming \
     --out "$EXP/priors_stream/eval-dev-lm-streamed"
 fi
 
 if stage english_priors; then
   # the same for the character model `english` (asr/models/english)
-  with_priors english "$EXP/english_prior" "$EXP/priors_english/tune" "0.3 0.6 1.0" "0 1 2 3"
+  beam16_with_priors english "$EXP/english_prior" "$EXP/priors_english/tune" "0.3 0.6 1.0" "0 1 2 3"
 fi
 
 if stage homophones; then
