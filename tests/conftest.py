@@ -13,14 +13,6 @@ from pathlib import Path
 import pytest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-
-
-def load_script(path: Path, name: str):
-    """A recipe script (not a package module) imported from its file, as module `name`."""
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 OVERFIT_ID = "2428-83699-0011"  # "ALL NIGHT IT HAD BEEN BLOWING AND RAINING", 2.6 s
 DIGIT_IDS = ("0_jackson_0", "7_nicolas_1", "9_yweweler_2")
 COPIES = {OVERFIT_ID: 40, **{i: 20 for i in DIGIT_IDS}}
@@ -29,6 +21,14 @@ TINY_OVERRIDES = {
     "train": {"epochs": 4, "batch_frames": 300, "learning_rate": 0.01, "warmup_steps": 10, "final_lr_fraction": 1.0,
               "spec_augment": False, "validate_utterances": 0, "checkpoint_minutes": 60.0, "keep_checkpoints": 2},
 }
+
+
+def load_script(path: Path, name: str):
+    """A recipe script (not a package module) imported from its file, as module `name`."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture(scope="session")
