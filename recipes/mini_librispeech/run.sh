@@ -44,6 +44,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/librispeech-mini}
 SO762=${SO762:-../shared/data/speechocean762}
+SO762_EXP=exp/speechocean762  # the speechocean762 recipe's manifests and scores
 EXP=${EXP:-exp/mini_librispeech}
 CONFIG=recipes/mini_librispeech/config.toml
 STAGES=${*:-prepare train evaluate lm tune evaluate_lm}
@@ -73,11 +74,14 @@ with_mix() {
   cp "$3/decoding.json" "$2/"
 }
 
-# with_priors E C: model directory E (with lm.arpa.gz and lm.json) gets priors.json (its token priors, from 300
+# with_priors E C [RUN]: model directory E, a copy of the shipped ensemble (asr/models/english-phones; with RUN, its
+# run-C network replaced by RUN/best, G's share 0.65 as shipped), gets priors.json (its token priors, from 300
 # training clips) and decoding.json (prior scale, LM weight and word bonus tuned on valid at width 64: our LM alone
 # in C/tune_beam64, then the mix in C/tune_mix_beam64, falling back to the first without pocketsphinx); dev scored
 # with the mix (C/eval-dev-mix-beam64) and with our LM alone (E_plain, C/eval-dev-lm-beam64)
 with_priors() {
+  rm -rf "$1" && cp -r asr/models/english-phones "$1" && rm -f "$1/priors.json"
+  [ -z "${3:-}" ] || cp "$3/best/model.npz" "$3/best/config.json" "$1/run-C/"
   python recipes/mini_librispeech/estimate_priors.py "$1" "$EXP/data/train.jsonl" --clips 300 --seed 0
   python recipes/mini_librispeech/tune_decoding.py "$1" "$1/lm.arpa.gz" "$EXP/data/valid.jsonl" \
     --out "$2/tune_beam64" --lm-words-only --beam 64 --weights 0.6 0.8 1.0 1.2 --bonuses 1 2 3 \
@@ -99,13 +103,6 @@ continue_run_c() {
   cp asr/models/english-phones/pronunciations.txt.gz "$EXP/run_C/"
   phone_run_cfg recipes/mini_librispeech/phones_cpu.toml "$EXP/run_C" "$1" \
     --set train.learning_rate=3e-4 --set train.seed=41 "${@:2}"
-}
-# ensemble_with_c RUN E C: the shipped ensemble with run C's network replaced by RUN/best, in model directory E, G's
-# share 0.65 as shipped; priors, prior scale, LM weight and bonus anew (with_priors, grids and scores in C)
-ensemble_with_c() {
-  rm -rf "$2" && cp -r asr/models/english-phones "$2" && rm -f "$2/priors.json"
-  cp "$1/best/model.npz" "$1/best/config.json" "$2/run-C/"
-  with_priors "$2" "$3"
 }
 # phone_run INIT RUN [TRAINING OPTIONS]: train the phone model RUN (phones.toml; resumes from its latest checkpoint)
 # from the weights of model directory INIT, then score RUN/best greedy on dev (RUN/eval-dev-dict: each pronunciation
@@ -230,7 +227,7 @@ if stage phones_so762; then
   # the same with 69 of speechocean762's 91 speakers (non-native read English, Mandarin L1, children and adults;
   # 1,362 clips, 1.42 h) added to the training clips, 8 epochs; the other 22 speakers are held back for scoring
   # (recipes/speechocean762/split_speakers.py: every 4th speaker)
-  S=exp/speechocean762/data
+  S=$SO762_EXP/data
   [ -f "$S/train.jsonl" ] || python recipes/speechocean762/prepare.py "$SO762" "$S"
   python recipes/speechocean762/split_speakers.py "$S/train.jsonl" "$S" --every 4
   cat "$EXP/data/train.jsonl" "$S/train_speakers.jsonl" > "$EXP/data/train_so762.jsonl"
@@ -347,24 +344,22 @@ if stage priors; then
   # priors estimated on 300 training clips; prior scale (0-1) tuned on valid with the LM weight and word bonus,
   # our LM alone, then the mix; dev scored with each (english_phones_prior: the mix, what ships; ..._plain: the
   # fallback without pocketsphinx)
-  E=$EXP/english_phones_prior
-  rm -rf "$E" && cp -r asr/models/english-phones "$E" && rm -f "$E/priors.json"
-  with_priors "$E" "$EXP/priors"
+  with_priors "$EXP/english_phones_prior" "$EXP/priors"
 fi
 
 if stage ensemble_cpu_c; then
   # the shipped ensemble with run C's network replaced by its CPU continuation (stage phones_cpu_c), G's share
   # 0.65 as shipped: priors, prior scale, LM weight and bonus anew as stage priors does, dev scored with each
-  ensemble_with_c "$EXP/phone_cpu_c" "$EXP/english_phones_GC2" "$EXP/ensemble_GC2"
+  with_priors "$EXP/english_phones_GC2" "$EXP/ensemble_GC2" "$EXP/phone_cpu_c"
 fi
 
 if stage ensemble_so762; then
   # the same with stage phones_so762's network; then the shipped ensemble and this one scored on the 22 held-back
   # speechocean762 speakers (each with its own decoding: the mix)
-  ensemble_with_c "$EXP/phone_cpu_c_so762" "$EXP/english_phones_GC3" "$EXP/ensemble_GC3"
-  S=exp/speechocean762
-  asr evaluate "$S/data/heldout_speakers.jsonl" --model english-phones --out "$S/english-phones-heldout"
-  asr evaluate "$S/data/heldout_speakers.jsonl" --model "$EXP/english_phones_GC3" --out "$S/english-phones-GC3-heldout"
+  with_priors "$EXP/english_phones_GC3" "$EXP/ensemble_GC3" "$EXP/phone_cpu_c_so762"
+  H=$SO762_EXP/data/heldout_speakers.jsonl
+  asr evaluate "$H" --model english-phones --out "$SO762_EXP/english-phones-heldout"
+  asr evaluate "$H" --model "$EXP/english_phones_GC3" --out "$SO762_EXP/english-phones-GC3-heldout"
 fi
 
 if stage stream; then
