@@ -12,12 +12,12 @@ from pathlib import Path
 
 from asr import formats
 from asr.config import STRATEGIES
-from asr.export import FORMATS as EXPORT_FORMATS
-from asr.export import QUANTIZE
+from asr.exported import FORMATS as EXPORT_FORMATS
+from asr.exported import QUANTIZE
 from asr.formats import FORMATS
 from asr.models import DEFAULT_MODEL
 
-NEEDS_TENSORFLOW = ("train", "transcribe", "evaluate", "plot")  # stream and serve load it with the model
+NEEDS_TENSORFLOW = {"train": "asr train", "export": "asr export"}  # the rest run in NumPy
 DEFAULT_STREAMING_MODEL = "english-stream"
 
 
@@ -48,12 +48,23 @@ class UsageError(Exception):
     """Bad arguments: reported in one line, exit code 2."""
 
 
+def _import_tensorflow(what: str) -> None:
+    """Load TensorFlow once, its start-up messages hidden; a UsageError naming the extra when it is missing."""
+    from asr.training import MissingTensorFlow, require_tensorflow
+    try:
+        with _native_stderr_silenced():
+            require_tensorflow(what)
+    except MissingTensorFlow as e:
+        raise UsageError(str(e)) from None
+
+
 def _error(message: str) -> None:
     print(f"asr: error: {message}", file=sys.stderr, flush=True)
 
 
 def cmd_train(args) -> int:
-    from asr import config, train
+    from asr import config
+    from asr.training import train
     overrides = {}
     try:
         for text in args.set or []:
@@ -66,8 +77,8 @@ def cmd_train(args) -> int:
     for manifest in (args.train, args.valid):
         if not Path(manifest).is_file():
             raise UsageError(f"{manifest}: no such manifest")
-    from asr.checkpoint import CheckpointError
-    from asr.distribute import StrategyError
+    from asr.training.checkpoint import CheckpointError
+    from asr.training.distribute import StrategyError
     try:
         train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes)
     except (CheckpointError, StrategyError) as e:  # a damaged checkpoint or init_from model, no TF_CONFIG, ...
@@ -99,7 +110,7 @@ def _load(args):
     hotwords = _hotwords(getattr(args, "hotword", None))
     with warnings.catch_warnings(record=True) as caught, _native_stderr_silenced():
         from asr import load_model
-        from asr.export import ExportError
+        from asr.exported import ExportError
         from asr.models import CheckpointError
         from asr.recognizer import LMFallbackWarning
         try:
@@ -184,24 +195,57 @@ def _print_result(args, shown: str, rendered: str, result, several: bool) -> Non
         print(rendered, flush=True)
 
 
+_WORKER_MODEL = None  # the model a --jobs worker process transcribes with (inherited from the parent by fork)
+
+
+def _worker_init() -> None:
+    from threadpoolctl import threadpool_limits
+    threadpool_limits(1)  # N processes on N cores: one BLAS thread each
+
+
+def _worker_transcribe(job):
+    shown, path, alternatives = job
+    return _transcribe_one(_WORKER_MODEL, shown, path, alternatives, None)
+
+
+def _transcriptions(model, inputs, args, long_file):
+    """(shown, path, result, error) for every input, in input order: here, or in --jobs worker processes (forked
+    after the model has loaded, so they share its weights and start at once)."""
+    jobs = [(shown, path, args.alternatives) for shown, path, error in inputs if error is None]
+    if args.jobs > 1 and len(jobs) > 1:
+        import multiprocessing
+        global _WORKER_MODEL
+        _WORKER_MODEL = model
+        context = multiprocessing.get_context("fork")
+        with context.Pool(min(args.jobs, len(jobs)), initializer=_worker_init) as pool:
+            done = pool.imap(_worker_transcribe, jobs)
+            for shown, path, error in inputs:
+                yield (shown, path, None, error) if error is not None else (shown, path, *next(done))
+        return
+    for shown, path, error in inputs:
+        if error is not None:
+            yield shown, path, None, error
+        else:
+            yield (shown, path, *_transcribe_one(model, shown, path, args.alternatives, long_file))
+
+
 def cmd_transcribe(args) -> int:
     import time
     if args.alternatives < 1:
         raise UsageError(f"--alternatives must be at least 1, got {args.alternatives}")
+    if args.jobs < 1:
+        raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     inputs = _inputs(args.paths)
     model = _load(args)
     with _native_stderr_silenced():  # runtimes print set-up notes on the first call (LiteRT's XNNPACK line)
-        model.warm_up()  # trace the graph now, so the real-time factor below measures transcription
+        model.warm_up()  # a TFLite model's first call, now, so that the real-time factor measures transcription
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
     records, used, failed = [], set(), 0
     files_bar, long_file, next_file = _progress(args.progress, len(inputs))
     started, audio_s = time.perf_counter(), 0.0
-    for shown, path, error in inputs:
-        result = None
-        if error is None:
-            result, error = _transcribe_one(model, shown, path, args.alternatives, long_file)
+    for shown, path, result, error in _transcriptions(model, inputs, args, long_file):
         next_file()
         if error is not None:
             failed += 1
@@ -262,7 +306,7 @@ def cmd_models(args) -> int:
 
 
 def cmd_plot(args) -> int:
-    from asr import plots
+    from asr.training import plots
     try:
         if args.what == "training":
             out = plots.plot_training(args.target, args.out or Path(args.target) / "training.png")
@@ -290,8 +334,8 @@ def cmd_export(args) -> int:
     failure = None
     with _native_stderr_silenced():  # the converter prints pages of MLIR notes on file descriptor 2
         from asr.audio import AudioError
-        from asr.checkpoint import CheckpointError
-        from asr.export import ExportError, export
+        from asr.training.checkpoint import CheckpointError
+        from asr.training.export import ExportError, export
         try:
             out = export(args.model, args.format, args.out, args.quantize, calibration)
         except (FileNotFoundError, CheckpointError, AudioError) as e:
@@ -347,6 +391,25 @@ def _load_streaming(args):
         except ValueError as e:  # asr.stream_model.NotStreamable, or a TFLite file
             raise UsageError(str(e)) from None
     return model
+
+
+def cmd_pack(args) -> int:
+    from asr import models, tables
+    from asr.models import CheckpointError
+    failed = 0
+    for name in args.models:
+        try:
+            path = models.resolve(name)
+            sizes = tables.pack(path)
+        except (FileNotFoundError, CheckpointError) as e:
+            raise UsageError(str(e)) from None
+        except (OSError, ValueError) as e:
+            _error(f"{name}: cannot pack ({str(e).splitlines()[0] if str(e) else type(e).__name__})")
+            failed += 1
+            continue
+        for table, size in sizes.items():
+            print(f"{path / tables.TABLES_DIR / table}\t{size / 1e6:.2f} MB")
+    return 1 if failed else 0
 
 
 def cmd_stream(args) -> int:
@@ -408,6 +471,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bars on stderr (default: when stderr is a terminal)")
     p.add_argument("--quiet", action="store_true", help="no closing line with the duration and real-time factor")
+    p.add_argument("--jobs", type=int, default=1, metavar="N",
+                   help="transcribe with N worker processes (results keep the input order; default 1)")
     p.set_defaults(func=cmd_transcribe)
 
     p = sub.add_parser("evaluate", help="score a model on a manifest: recogs, aligned errors, WER/CER")
@@ -473,6 +538,10 @@ def build_parser() -> argparse.ArgumentParser:
     _decoding_arguments(p)
     p.set_defaults(func=cmd_serve)
 
+    p = sub.add_parser("pack", help="write a model directory's decoding tables (tables/), so that it loads fast")
+    p.add_argument("models", nargs="+", metavar="MODEL", help="shipped model name or model directory")
+    p.set_defaults(func=cmd_pack)
+
     p = sub.add_parser("models", help="list the shipped models with their measured WER")
     p.set_defaults(func=cmd_models)
     return parser
@@ -482,10 +551,9 @@ def main(argv=None) -> int:
     _quiet_tensorflow()
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.command in NEEDS_TENSORFLOW and not str(getattr(args, "model", "") or "").endswith(".tflite"):
-        with _native_stderr_silenced():
-            import tensorflow  # noqa: F401  (loaded here, once, with its start-up messages hidden)
     try:
+        if args.command in NEEDS_TENSORFLOW:
+            _import_tensorflow(NEEDS_TENSORFLOW[args.command])
         return args.func(args)
     except UsageError as e:
         _error(str(e))

@@ -57,15 +57,41 @@ EMPTY_HYPOTHESIS = Hypothesis(text="", tokens=(), score=0.0, words=())
 
 
 class Lexicon:
-    """Words a decoder may output (e.g. the ten digits): beam search keeps only prefixes that spell their start."""
+    """Words a decoder may output (e.g. the ten digits): beam search keeps only prefixes that spell their start.
+
+    The words are a trie of token ids held in four arrays (what asr.tables stores and memory-maps): node n's
+    children are `child_token[child_start[n]:child_start[n + 1]]` (sorted) with their nodes in `child_node`, and
+    `is_word[n]` says whether the path to n spells a whole word; node 0 is the root.
+    """
 
     NEXT_CACHE_SIZE = 100_000  # unfinished words whose next tokens are kept (a search meets a few thousand)
+    ARRAYS = ("child_start", "child_token", "child_node", "is_word")
 
-    def __init__(self, words, vocab: Vocabulary):
-        self.words = frozenset(tuple(vocab.encode(w)) for w in words if w)
-        self.prefixes = frozenset(w[:i] for w in self.words for i in range(1, len(w) + 1))
+    def __init__(self, words, vocab: Vocabulary, arrays: dict[str, np.ndarray] | None = None):
+        """The trie of `words` (text, spelled with `vocab`), or the one `arrays` (from `arrays()`) hold."""
+        if arrays is None:
+            arrays = _trie_arrays({tuple(vocab.encode(w)) for w in words if w})
+        self.child_start, self.child_token, self.child_node, self.is_word_node = (arrays[n] for n in self.ARRAYS)
         self._space_id, self._num_tokens = vocab.space_id, vocab.size
         self._next: dict[tuple[int, ...], frozenset[int]] = {}
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return dict(zip(self.ARRAYS, (self.child_start, self.child_token, self.child_node, self.is_word_node)))
+
+    def node(self, word: tuple[int, ...]) -> int:
+        """The trie node that `word` (token ids) spells, or -1 when no word starts so."""
+        node = 0
+        for token in word:
+            start, end = int(self.child_start[node]), int(self.child_start[node + 1])
+            i = start + int(np.searchsorted(self.child_token[start:end], token))
+            if i == end or self.child_token[i] != token:
+                return -1
+            node = int(self.child_node[i])
+        return node
+
+    def is_word(self, word: tuple[int, ...]) -> bool:
+        node = self.node(word)
+        return node > 0 and bool(self.is_word_node[node])
 
     def next_tokens(self, word: tuple[int, ...]) -> frozenset[int]:
         """The tokens that may follow the unfinished word `word` (() after a space): those that keep it the start
@@ -73,19 +99,65 @@ class Lexicon:
         few (1,198 in a minute of speech, where it checks 684,034 extensions)."""
         allowed = self._next.get(word)
         if allowed is None:
-            allowed = frozenset(t for t in range(self._num_tokens)
-                                if t != self._space_id and word + (t,) in self.prefixes)
-            if word in self.words:
-                allowed |= {self._space_id}
+            node = self.node(word)
+            if node < 0:
+                allowed = frozenset()
+            else:
+                start, end = int(self.child_start[node]), int(self.child_start[node + 1])
+                allowed = frozenset(t for t in self.child_token[start:end].tolist() if t != self._space_id)
+                if node > 0 and self.is_word_node[node]:
+                    allowed |= {self._space_id}
             if len(self._next) < self.NEXT_CACHE_SIZE:
                 self._next[word] = allowed
         return allowed
+
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self.is_word_node))
+
+    @property
+    def words(self) -> frozenset[tuple[int, ...]]:
+        """Every word as a tuple of token ids (walks the whole trie: for tests and reports, not for searching)."""
+        out, stack = [], [(0, ())]
+        while stack:
+            node, spelled = stack.pop()
+            if node > 0 and self.is_word_node[node]:
+                out.append(spelled)
+            for i in range(int(self.child_start[node]), int(self.child_start[node + 1])):
+                stack.append((int(self.child_node[i]), spelled + (int(self.child_token[i]),)))
+        return frozenset(out)
 
     @classmethod
     def load(cls, path, vocab: Vocabulary) -> "Lexicon":
         """One word per line (only the first column is read)."""
         with open(path, encoding="utf-8") as f:
             return cls([line.split()[0] for line in f if line.strip()], vocab)
+
+
+def _trie_arrays(words: set[tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """Lexicon's arrays for a set of token-id words, nodes numbered breadth first (children sorted by token)."""
+    children: list[dict[int, int]] = [{}]
+    ends = [False]
+    for word in words:
+        node = 0
+        for token in word:
+            nxt = children[node].get(token)
+            if nxt is None:
+                nxt = children[node][token] = len(children)
+                children.append({})
+                ends.append(False)
+            node = nxt
+        ends[node] = True
+    order, numbering = [0], {0: 0}  # breadth first: a node's children get consecutive numbers
+    for node in order:
+        for token in sorted(children[node]):
+            numbering[children[node][token]] = len(order)
+            order.append(children[node][token])
+    counts = np.array([len(children[node]) for node in order], np.int64)
+    child_start = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
+    tokens = [t for node in order for t in sorted(children[node])]
+    nodes = [numbering[children[node][t]] for node in order for t in sorted(children[node])]
+    return {"child_start": child_start, "child_token": np.array(tokens, np.int16),
+            "child_node": np.array(nodes, np.int32), "is_word": np.array([ends[node] for node in order], bool)}
 
 
 def _text(vocab: Vocabulary, tokens) -> str:
@@ -200,7 +272,7 @@ class PrefixBeamSearch:
         nbest, cut = [], {}
         for prefix, (p_blank, p_token) in self.beams.items():
             tokens, score, last = prefixes.tokens(prefix), _logaddexp(p_blank, p_token), prefixes.word(prefix)
-            if lexicon is not None and last and last not in lexicon.words:
+            if lexicon is not None and last and not lexicon.is_word(last):
                 whole = tokens[:len(tokens) - len(last)]  # the final word is unfinished
                 cut[whole] = max(score, cut.get(whole, NEG_INF))
                 continue

@@ -18,12 +18,13 @@ RESULTS.md). The cost is one forward pass per member.
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 
 from asr.models import CheckpointError
-from asr.numpy_model import NumpyAcousticModel, log_softmax, supported
+from asr.numpy_model import NumpyAcousticModel, log_softmax
 
 ENSEMBLE_FILE = "ensemble.json"
 
@@ -55,24 +56,26 @@ def weights_bytes(model_dir) -> int:
     return sum((path / "model.npz").stat().st_size for path, _ in members(model_dir))
 
 
-def load(model_dir, cfg, model):
-    """The acoustic model of a model directory whose own network is (cfg, model): `model` itself, or an Ensemble
-    of it and the members its ensemble.json names. Raises CheckpointError for a member that does not load or
-    does not fit."""
-    from asr import checkpoint
+def load(model_dir, cfg, network: NumpyAcousticModel | None = None):
+    """The NumPy acoustic model of a model directory whose config is `cfg` (and whose own network is `network`,
+    loaded here when not given): that network, or a NumpyEnsemble of it and the members its ensemble.json
+    names. Raises CheckpointError for a member that does not load or does not fit."""
+    from asr import model_dir as model_dirs
 
     found = members(model_dir)
     if len(found) == 1:
-        return model
+        return network if network is not None else model_dirs.load_network(model_dir)[1]
     tokens = _tokens(Path(model_dir))
-    networks = [model]
     for path, _ in found[1:]:
-        member_cfg, network = checkpoint.load_network(path)
+        member_cfg = model_dirs.read_config(path)
         problem = _mismatch(cfg, member_cfg) or ("" if _tokens(path) == tokens else "other tokens (tokens.txt)")
         if problem:
             raise CheckpointError(f"{path}: does not fit the ensemble of {model_dir}: {problem}")
-        networks.append(network)
-    return Ensemble(networks, [w for _, w in found])
+    # one thread a network: reading and converting the weights runs mostly outside the GIL (zlib, numpy)
+    paths = [path for path, _ in found[1 if network is not None else 0:]]
+    with ThreadPoolExecutor(max_workers=len(paths)) as pool:
+        loaded = [n for _, n in pool.map(model_dirs.load_network, paths)]
+    return NumpyEnsemble(([network] if network is not None else []) + loaded, [w for _, w in found])
 
 
 def _tokens(model_dir: Path) -> list[str]:
@@ -96,36 +99,9 @@ def combine(log_probs: list[np.ndarray], weights: list[float]) -> np.ndarray:
     return log_softmax(sum(np.float32(w) * lp for w, lp in zip(weights, log_probs))).astype(np.float32)
 
 
-class Ensemble:
-    """asr.model.AcousticModels called as one, in TensorFlow: `ensemble(features, lengths)` returns (log
-    posteriors, lengths) as an AcousticModel returns (logits, lengths), so the Transcriber's TensorFlow path and
-    asr.export take either (a log-softmax leaves log posteriors as they are)."""
-
-    def __init__(self, networks, weights: list[float]):
-        self.networks, self.shares = list(networks), list(weights)
-
-    def __call__(self, features, lengths, training=False):
-        import tensorflow as tf
-
-        mixed, out_lengths = 0.0, None
-        for network, share in zip(self.networks, self.shares):
-            logits, out_lengths = network(features, lengths, training=training)
-            mixed += share * tf.nn.log_softmax(logits)
-        return tf.nn.log_softmax(mixed), out_lengths
-
-    @property
-    def weights(self) -> list:
-        """Every member's variables (what a SavedModel export tracks)."""
-        return [w for network in self.networks for w in network.weights]
-
-    @property
-    def trainable_weights(self) -> list:
-        """Every member's trainable variables (what asr.model.count_parameters counts)."""
-        return [w for network in self.networks for w in network.trainable_weights]
-
-
 class NumpyEnsemble:
-    """NumPy acoustic models (asr.numpy_model) called as one: features [frames, mels] -> log posteriors."""
+    """NumPy acoustic models (asr.numpy_model) called as one: features [frames, mels] -> log posteriors.
+    (asr.training.keras_model.KerasEnsemble is the same in TensorFlow, for export.)"""
 
     def __init__(self, networks, weights: list[float]):
         self.networks, self.shares = list(networks), list(weights)
@@ -133,13 +109,3 @@ class NumpyEnsemble:
     def __call__(self, features: np.ndarray) -> np.ndarray:
         return combine([network(features) for network in self.networks], self.shares)
 
-
-def numpy_model(model):
-    """The NumPy forward pass of an AcousticModel or an Ensemble (asr.numpy_model), or None where a network
-    needs TensorFlow (a convolution front end)."""
-    networks = model.networks if isinstance(model, Ensemble) else [model]
-    if not all(supported(network.cfg) for network in networks):
-        return None
-    if not isinstance(model, Ensemble):
-        return NumpyAcousticModel(model)
-    return NumpyEnsemble([NumpyAcousticModel(network) for network in networks], model.shares)

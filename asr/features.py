@@ -1,15 +1,16 @@
-"""The one log-mel front end (tf.signal), shared by training, evaluation, transcription and streaming.
+"""The log-mel front end in NumPy: what transcription, evaluation and streaming run, with no TensorFlow.
 
 Frames are not centred: frame t covers samples [t * hop, t * hop + window). A clip shorter than one window has
-zero frames. The mel filterbank is the Slaney-style one that librosa uses by default (so it can be checked
-against librosa), built once in numpy and applied as a matrix product.
+zero frames. Each frame is multiplied by a periodic Hann window, zero-padded to `fft_length`, and its power
+spectrum is projected onto the Slaney-style mel filterbank that librosa uses by default (so it can be checked
+against librosa). Training computes the same features with tf.signal (asr.training.features.log_mel, built
+from the parameters defined here); tests/test_features.py holds the two to 1e-4 in the log domain.
 """
 from __future__ import annotations
 
 import math
 
 import numpy as np
-import tensorflow as tf
 
 from asr.config import FeatureConfig
 
@@ -61,17 +62,37 @@ def mel_filterbank(cfg: FeatureConfig) -> np.ndarray:
     return weights.T.astype(np.float32)
 
 
-def log_mel(waveform, cfg: FeatureConfig) -> tf.Tensor:
-    """Log mel power spectrogram.
+def hann_window(length: int) -> np.ndarray:
+    """Periodic Hann window (tf.signal.hann_window's default): [length] float64."""
+    return 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(length) / length)
 
-    waveform: [samples] or [batch, samples] float32 at cfg.sample_rate_hz.
-    returns:  [frames, num_mels] or [batch, frames, num_mels] float32, log(mel power + log_floor).
+
+def frames_of(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """The analysis frames of a clip, without copying: [num_frames, window] views into `samples`."""
+    count, window, hop = num_frames(len(samples), cfg), window_samples(cfg), hop_samples(cfg)
+    return np.lib.stride_tricks.as_strided(samples, (count, window), (hop * samples.strides[0], samples.strides[0]),
+                                           writeable=False)
+
+
+def log_mel(samples, cfg: FeatureConfig) -> np.ndarray:
+    """Log mel power spectrogram of one clip.
+
+    samples: [samples] float32 mono at cfg.sample_rate_hz.
+    returns: [frames, num_mels] float32, log(mel power + log_floor); computed in float64, then rounded.
     """
-    waveform = tf.convert_to_tensor(waveform, dtype=tf.float32)
-    # tf.signal.stft, spelled out so that a clip shorter than one window gives 0 frames instead of an error
-    frames = tf.signal.frame(waveform, window_samples(cfg), hop_samples(cfg), pad_end=False)
-    frames *= tf.signal.hann_window(window_samples(cfg))
-    pad = [[0, 0]] * (frames.shape.rank - 1) + [[0, fft_length(cfg) - window_samples(cfg)]]
-    power = tf.math.square(tf.math.abs(tf.signal.rfft(tf.pad(frames, pad))))
-    mel = tf.tensordot(power, tf.constant(mel_filterbank(cfg)), axes=1)
-    return tf.math.log(mel + cfg.log_floor)
+    samples = np.ascontiguousarray(samples, np.float64)
+    if samples.ndim != 1:
+        raise ValueError(f"log_mel takes one clip of samples [samples], got shape {samples.shape}")
+    frames = frames_of(samples, cfg) * hann_window(window_samples(cfg))
+    power = np.abs(np.fft.rfft(frames, n=fft_length(cfg), axis=1)) ** 2
+    return np.log(power @ _filterbank(cfg) + cfg.log_floor).astype(np.float32)
+
+
+_FILTERBANKS: dict[FeatureConfig, np.ndarray] = {}
+
+
+def _filterbank(cfg: FeatureConfig) -> np.ndarray:
+    """mel_filterbank(cfg) in float64, built once per configuration."""
+    if cfg not in _FILTERBANKS:
+        _FILTERBANKS[cfg] = mel_filterbank(cfg).astype(np.float64)
+    return _FILTERBANKS[cfg]

@@ -24,6 +24,8 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import pairwise
 
+import numpy as np
+
 BOS, EOS, UNK = "<s>", "</s>", "<unk>"
 BOS_LOG10 = -99.0  # <s> is never predicted; ARPA files give it this placeholder probability (as lmplz does)
 MISSING_UNK_LOG10 = -100.0  # an OOV word's score in a model without <unk> (as KenLM does)
@@ -375,3 +377,114 @@ def sentences_from_lines(lines: Iterable[str], normalize=None) -> Iterator[list[
         words = (normalize(line) if normalize else line).split()
         if words:
             yield words
+
+
+# --- packed tables ---------------------------------------------------------------------------------------------
+
+class PackedLM:
+    """NGramLM's queries over sorted arrays instead of Python dictionaries: built once from an ARPA model
+    (`pack`), stored as arrays (asr.tables memory-maps them), and loaded in milliseconds.
+
+    Words are numbered in the order of `words` (the unigrams, sorted); unigram row = word id. An n-gram of order
+    n >= 2 is keyed by `context row * V + word id`, its context being its first n - 1 words as a row of order
+    n - 1, and each order's keys are sorted. A state is (order, row): the longest suffix of the history that is a
+    context of the model, as NGramLM's tuple states are; (0, 0) is the empty history. Per row: log10 probability,
+    log10 backoff, the row's own state after it (`state_order`, `state_row`) and, for the backoff chain, the state
+    of its suffix without its first word (`suffix_order`, `suffix_row`). Scores equal NGramLM's.
+    """
+
+    def __init__(self, words: list[str], arrays: dict[str, np.ndarray]):
+        self.words = words
+        self.order = int(np.asarray(arrays["order"]).reshape(-1)[0])
+        self.size = len(words)
+        self._id = {w: i for i, w in enumerate(words)}
+        self.vocab = frozenset(words)
+        self.unk = UNK if UNK in self._id else None
+        get = arrays.__getitem__
+        self._keys = [None] + [None] + [get(f"keys_{n}") for n in range(2, self.order + 1)]
+        self._prob = [None] + [get(f"prob_{n}") for n in range(1, self.order + 1)]
+        self._backoff = [None] + [get(f"backoff_{n}") for n in range(1, self.order + 1)]
+        self._state = [None] + [(get(f"state_order_{n}"), get(f"state_row_{n}")) for n in range(1, self.order + 1)]
+        self._suffix = [None] + [(get(f"suffix_order_{n}"), get(f"suffix_row_{n}")) for n in range(1, self.order + 1)]
+        bos = self._id.get(BOS)
+        self._begin = self._state_of(1, bos) if bos is not None else (0, 0)
+
+    def _state_of(self, n: int, row: int) -> State:
+        orders, rows = self._state[n]
+        return int(orders[row]), int(rows[row])
+
+    def begin_state(self):
+        """The state at the start of a sentence (after <s>)."""
+        return self._begin
+
+    def score(self, state, word: str) -> tuple[float, tuple[int, int]]:
+        """log10 P(word | state) by standard backoff, and the state after `word`."""
+        wid = self._id.get(word)
+        if wid is None:
+            if self.unk is None:
+                return MISSING_UNK_LOG10, (0, 0)
+            wid = self._id[self.unk]
+        n, row = state
+        backoff = 0.0
+        while n > 0:
+            keys = self._keys[n + 1]
+            key = row * self.size + wid
+            i = int(keys.searchsorted(key))
+            if i < len(keys) and keys[i] == key:
+                return float(self._prob[n + 1][i]) + backoff, self._state_of(n + 1, i)
+            backoff += float(self._backoff[n][row])
+            orders, rows = self._suffix[n]
+            n, row = int(orders[row]), int(rows[row])
+        return float(self._prob[1][wid]) + backoff, self._state_of(1, wid)
+
+    def end_score(self, state) -> float:
+        return self.score(state, EOS)[0]
+
+    @staticmethod
+    def pack(model: ArpaModel) -> tuple[list[str], dict[str, np.ndarray]]:
+        """(words, arrays) of an ARPA model, for PackedLM(words, arrays). ValueError for a model whose n-grams
+        lack their context (an n-gram whose first n - 1 words are not an n-gram of the order below)."""
+        order = model.order
+        words = sorted(g[0] for g in model.ngrams[0])
+        ids = {w: i for i, w in enumerate(words)}
+        size = len(words)
+        rows: list[dict[NGram, int]] = [{(w,): i for i, w in enumerate(words)}]
+        arrays: dict[str, np.ndarray] = {"order": np.array(order, np.int32)}
+        for n in range(2, order + 1):
+            keyed = []
+            for g in model.ngrams[n - 1]:
+                context = rows[n - 2].get(g[:-1])
+                if context is None:
+                    raise ValueError(f"the {n}-gram {' '.join(g)!r} has no context {' '.join(g[:-1])!r} in the model")
+                keyed.append((context * size + ids[g[-1]], g))
+            keyed.sort()
+            arrays[f"keys_{n}"] = np.array([k for k, _ in keyed], np.int64)
+            rows.append({g: i for i, (_, g) in enumerate(keyed)})
+        contexts = {g for table in model.ngrams[:-1] for g, (_, backoff) in table.items() if backoff != 0.0}
+        contexts |= {g[:-1] for table in model.ngrams[1:] for g in table}
+
+        def state_of(ngram: NGram) -> tuple[int, int]:
+            """(order, row) of the longest suffix of `ngram` (at most order - 1 words) that is a context."""
+            suffix = ngram[-(order - 1):] if order > 1 else ()
+            while suffix and suffix not in contexts:
+                suffix = suffix[1:]
+            return (len(suffix), rows[len(suffix) - 1][suffix]) if suffix else (0, 0)
+
+        def present_suffix(ngram: NGram) -> tuple[int, int]:
+            """(order, row) of the longest proper suffix of `ngram` that is in the model."""
+            suffix = ngram[1:]
+            while suffix and suffix not in rows[len(suffix) - 1]:
+                suffix = suffix[1:]
+            return (len(suffix), rows[len(suffix) - 1][suffix]) if suffix else (0, 0)
+
+        for n in range(1, order + 1):
+            table, by_row = model.ngrams[n - 1], sorted(rows[n - 1].items(), key=lambda item: item[1])
+            grams = [g for g, _ in by_row]
+            arrays[f"prob_{n}"] = np.array([table[g][0] for g in grams], np.float64)
+            arrays[f"backoff_{n}"] = np.array([table[g][1] for g in grams], np.float64)
+            states, suffixes = [state_of(g) for g in grams], [present_suffix(g) for g in grams]
+            arrays[f"state_order_{n}"] = np.array([o for o, _ in states], np.int8)
+            arrays[f"state_row_{n}"] = np.array([r for _, r in states], np.int32)
+            arrays[f"suffix_order_{n}"] = np.array([o for o, _ in suffixes], np.int8)
+            arrays[f"suffix_row_{n}"] = np.array([r for _, r in suffixes], np.int32)
+        return words, arrays

@@ -36,7 +36,9 @@ class SphinxLM:
     """A 3-gram model shipped in the pocketsphinx package (`name`: its folder under the package's model path,
     "en-us": general US English), queried in place."""
 
-    def __init__(self, name: str = "en-us"):
+    def __init__(self, name: str = "en-us", vocab: frozenset[str] | None = None):
+        """`vocab`: the words of the model that its dictionary spells, when known (asr.tables stores them);
+        otherwise read off the dictionary here."""
         try:
             import pocketsphinx
         except ImportError:
@@ -49,9 +51,11 @@ class SphinxLM:
                              f"{folder})")
         self.name, self.order = name, 3
         self._lm = pocketsphinx.NGramModel.readfile(str(lm_file))
-        with open(dictionary, encoding="utf-8") as f:
-            words = {line.split(" ", 1)[0].split("(", 1)[0] for line in f if line.strip()} | {EOS}
-        self.vocab = frozenset(w for w in words if self._lm.prob([w]) > SPHINX_ZERO)
+        if vocab is None:
+            with open(dictionary, encoding="utf-8") as f:
+                words = {line.split(" ", 1)[0].split("(", 1)[0] for line in f if line.strip()} | {EOS}
+            vocab = frozenset(w for w in words if self._lm.prob([w]) > SPHINX_ZERO)
+        self.vocab = vocab
 
     def begin_state(self) -> tuple[str, ...]:
         return (BOS,)
@@ -86,11 +90,12 @@ class MixedLM:
         return (math.log10(total) if total > 0 else MISSING_UNK_LOG10), tuple(states)
 
 
-def load_lm(path):
-    """An ARPA file (asr.lm.NGramLM), or a JSON mix description (MixedLM). ValueError/OSError when unusable."""
-    path = Path(path)
-    if path.suffix != ".json":
-        return NGramLM.from_arpa(path)
+def mix_parts(path) -> list[tuple[str, str]]:
+    """[("arpa", file relative to the JSON file) or ("pocketsphinx", model name), ...] of a mix description."""
+    return [(kind, name) for kind, name, _ in _mix_spec(Path(path))]
+
+
+def _mix_spec(path: Path) -> list[tuple[str, str, float]]:
     spec = json.loads(path.read_text())
     if not isinstance(spec, dict) or not isinstance(spec.get("mix"), list) or not spec["mix"]:
         raise ValueError('expected {"mix": [{"arpa": PATH or "pocketsphinx": NAME, "weight": W}, ...]}')
@@ -98,6 +103,33 @@ def load_lm(path):
     for part in spec["mix"]:
         if not isinstance(part, dict) or len({"arpa", "pocketsphinx"} & set(part)) != 1 or "weight" not in part:
             raise ValueError(f"each mix entry needs one of 'arpa' or 'pocketsphinx' and a 'weight', got {part!r}")
-        lm = NGramLM.from_arpa(path.parent / part["arpa"]) if "arpa" in part else SphinxLM(part["pocketsphinx"])
-        parts.append((lm, part["weight"]))
+        kind = "arpa" if "arpa" in part else "pocketsphinx"
+        parts.append((kind, part[kind], part["weight"]))
+    return parts
+
+
+def load_arpa(path: Path, use_tables: bool = True):
+    """An ARPA file: asr.lm.PackedLM from its folder's tables (asr.tables) when they are current, else NGramLM."""
+    if use_tables:
+        from asr import tables
+        packed = tables.packed_lm(path)
+        if packed is not None:
+            return packed
+    return NGramLM.from_arpa(path)
+
+
+def load_lm(path, use_tables: bool = True):
+    """An ARPA file, or a JSON mix description (MixedLM). ValueError/OSError when unusable. With `use_tables`,
+    the compact tables of the file's folder (asr.tables) stand in for parsing, where they are current."""
+    path = Path(path)
+    if path.suffix != ".json":
+        return load_arpa(path, use_tables)
+    parts = []
+    for kind, name, weight in _mix_spec(path):
+        if kind == "arpa":
+            lm = load_arpa(path.parent / name, use_tables)
+        else:
+            from asr import tables
+            lm = SphinxLM(name, tables.sphinx_vocabulary(path.parent, name) if use_tables else None)
+        parts.append((lm, weight))
     return MixedLM(parts)

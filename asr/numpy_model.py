@@ -1,4 +1,7 @@
-"""Keras's recurrent layers in NumPy, and the acoustic model's forward pass for one utterance built on them.
+"""The acoustic model's forward pass for one utterance in NumPy: what transcription and streaming run.
+
+`NumpyAcousticModel.load(cfg, model.npz)` reads the weights that training saved (asr.training.keras_model
+.save_weights: every weight in creation order) straight into arrays; no TensorFlow is imported.
 
 For one utterance on a CPU, TensorFlow's recurrent loop costs more in per-step overhead than in arithmetic (a
 4 x BiLSTM-320 model: 12,000 small steps per minute of audio). Here each layer's input projection is one matrix
@@ -10,33 +13,52 @@ Training and export keep TensorFlow.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
 from asr.config import ModelConfig
 
 
-def supported(cfg: ModelConfig) -> bool:
-    """Whether NumpyAcousticModel runs the model: recurrent layers after frame stacking, no convolution."""
-    return cfg.cell in RECURRENCES and not cfg.conv_channels
-
-
 class NumpyAcousticModel:
-    """An asr.model.AcousticModel's weights, run in NumPy: log-mel features [frames, mels] -> log posteriors.
+    """An acoustic model's weights, run in NumPy: log-mel features [frames, mels] -> log posteriors.
 
+    `weights` are the model's arrays in the order training creates them (asr.training.keras_model): feature mean
+    and standard deviation, the convolution's kernel and bias (if any), each recurrent layer's kernel, recurrent
+    kernel and bias (forward, then backward for a bidirectional layer), the output kernel and bias.
     `step` carries the recurrent state from one call to the next, so a unidirectional model can run chunk by
     chunk (asr.stream_model); calling the model runs one whole utterance from the zero state.
     """
 
-    def __init__(self, keras_model):
-        cfg = keras_model.cfg
-        if not supported(cfg):
-            raise ValueError(f"conv_channels={cfg.conv_channels}: a convolution front end runs in TensorFlow only")
+    def __init__(self, cfg: ModelConfig, weights: list[np.ndarray]):
+        if cfg.cell not in RECURRENCES:
+            raise ValueError(f"unknown cell {cfg.cell!r}; expected one of {', '.join(RECURRENCES)}")
+        self.cfg = cfg
         self.cell, self.units, self.stack_frames = cfg.cell, cfg.units, cfg.stack_frames
-        self.mean = keras_model.feature_mean.numpy()
-        self.std = keras_model.feature_std.numpy()
-        self.layers = [layer_weights(rnn, cfg.cell) for rnn in keras_model.rnns]
-        self.output_kernel, self.output_bias = (np.asarray(w, np.float32)
-                                                for w in keras_model.output_layer.get_weights())
+        arrays = list(weights)
+        expected = 2 + (2 if cfg.conv_channels else 0) + 3 * cfg.layers * (2 if cfg.bidirectional else 1) + 2
+        if len(arrays) != expected:
+            raise ValueError(f"{len(arrays)} weight arrays, the model's configuration needs {expected}: the config "
+                             "does not match these weights")
+        self.mean, self.std = (np.asarray(w, np.float32) for w in arrays[:2])
+        rest = arrays[2:]
+        self.conv = None
+        if cfg.conv_channels:
+            self.conv, rest = tuple(np.asarray(w, np.float32) for w in rest[:2]), rest[2:]
+        per_layer = 6 if cfg.bidirectional else 3
+        self.layers = [layer_weights(rest[i * per_layer:(i + 1) * per_layer], cfg.cell) for i in range(cfg.layers)]
+        self.output_kernel, self.output_bias = (np.asarray(w, np.float32) for w in rest[-2:])
+        _check_shapes(cfg, self, np.shape(arrays[0])[0])
+        if self.output_kernel.shape[-1] != cfg.num_tokens:
+            raise ValueError(f"the output layer has {self.output_kernel.shape[-1]} tokens, the config says "
+                             f"{cfg.num_tokens}")
+
+    @classmethod
+    def load(cls, cfg: ModelConfig, path) -> "NumpyAcousticModel":
+        """The model saved in `path` (a model.npz: arrays w000, w001, ... in creation order, and their names)."""
+        with np.load(Path(path)) as data:
+            count = sum(1 for name in data.files if name != "names")
+            return cls(cfg, [data[f"w{i:03d}"] for i in range(count)])
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         """features [frames, mels] float32 -> log-softmax [ceil(frames / stack_frames), tokens] float32."""
@@ -54,6 +76,8 @@ class NumpyAcousticModel:
         k = self.stack_frames
         if k > 1:
             x = np.pad(x, [[0, (-len(x)) % k], [0, 0]]).reshape(-1, x.shape[1] * k)
+        if self.conv is not None:
+            x = causal_conv(x, *self.conv, stride=max(self.cfg.conv_stride, 1))
         recurrence = RECURRENCES[self.cell]
         new_states = []
         for directions, state in zip(self.layers, states):
@@ -79,18 +103,48 @@ def initial_state(cell: str, units: int) -> tuple[np.ndarray, ...]:
     return tuple(np.zeros(units, np.float32) for _ in range(2 if cell == "lstm" else 1))
 
 
-def layer_weights(rnn, cell: str) -> list[list[np.ndarray]]:
-    """A Keras recurrent layer's weights as float32 arrays, [kernel, recurrent kernel, bias] per direction (a
-    Bidirectional layer lists forward, then backward), in the form RECURRENCES[cell] takes them: an LSTM's
+def _check_shapes(cfg: ModelConfig, model: "NumpyAcousticModel", mels: int) -> None:
+    """ValueError unless every weight has the shape the configuration gives it."""
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cfg.cell]
+    width = mels * cfg.stack_frames
+    if model.conv is not None:
+        expected = (cfg.conv_kernel, width, cfg.conv_channels)
+        if model.conv[0].shape != expected:
+            raise ValueError(f"convolution kernel of shape {model.conv[0].shape}, the config gives {expected}")
+        width = cfg.conv_channels
+    for i, directions in enumerate(model.layers):
+        for kernel, recurrent, _ in directions:
+            if kernel.shape != (width, gates * cfg.units) or recurrent.shape != (cfg.units, gates * cfg.units):
+                raise ValueError(f"layer {i}: weights of shapes {kernel.shape} and {recurrent.shape}, the config "
+                                 f"gives {(width, gates * cfg.units)} and {(cfg.units, gates * cfg.units)}")
+        width = cfg.units * len(directions)
+    if model.output_kernel.shape[0] != width:
+        raise ValueError(f"output layer of {model.output_kernel.shape[0]} inputs, the config gives {width}")
+
+
+def causal_conv(x: np.ndarray, kernel: np.ndarray, bias: np.ndarray, stride: int) -> np.ndarray:
+    """Keras's Conv1D (valid, ReLU) after kernel - 1 zero frames in front, as the training model pads:
+    x [frames, inputs], kernel [taps, inputs, outputs] -> [ceil(frames / stride), outputs]."""
+    taps = len(kernel)
+    padded = np.pad(x, [[taps - 1, 0], [0, 0]])
+    count = (len(padded) - taps) // stride + 1
+    out = np.broadcast_to(bias, (count, len(bias))).copy()
+    for i in range(taps):
+        out += padded[i:i + stride * (count - 1) + 1:stride] @ kernel[i]
+    return np.maximum(out, 0.0)
+
+
+def layer_weights(weights: list[np.ndarray], cell: str) -> list[list[np.ndarray]]:
+    """A recurrent layer's weights as float32 arrays, [kernel, recurrent kernel, bias] per direction (a
+    bidirectional layer lists forward, then backward), in the form RECURRENCES[cell] takes them: an LSTM's
     sigmoid-gate columns halved (see _lstm), once here rather than at every call."""
-    weights = [np.asarray(w, np.float32) for w in rnn.get_weights()]
     directions = [weights[i:i + 3] for i in range(0, len(weights), 3)]
-    if cell == "lstm":
-        units = directions[0][1].shape[0]
-        scale = np.full(4 * units, 0.5, np.float32)
-        scale[2 * units:3 * units] = 1.0
-        directions = [[w * scale for w in direction] for direction in directions]
-    return directions
+    if cell != "lstm":
+        return [[np.asarray(w, np.float32) for w in direction] for direction in directions]
+    units = np.shape(directions[0][1])[0]
+    scale = np.full(4 * units, 0.5, np.float32)
+    scale[2 * units:3 * units] = 1.0
+    return [[np.multiply(w, scale, dtype=np.float32) for w in direction] for direction in directions]
 
 
 # Keras's recurrent cells, one frame at a time, on the weights of its layers (layer_weights): x [frames, inputs],

@@ -94,21 +94,61 @@ def cmudict_path() -> Path:
 
 class PhoneVocabulary(Vocabulary):
     """A Vocabulary whose "characters" are phone codes: encode(text) pronounces each word, decode(ids) gives the
-    phone codes with spaces between words, and `spell(text)` is what a perfect model would output for text."""
+    phone codes with spaces between words, and `spell(text)` is what a perfect model would output for text.
+
+    Built from a dictionary (word -> phone names, `pronunciations`) or, as asr.tables stores it, from the words in
+    the dictionary's order and their spellings in phone codes (`from_spellings`); each form is made from the other
+    only when asked for."""
 
     def __init__(self, pronunciations: dict[str, list[str]]):
         super().__init__(" " + PHONE_CODES)
-        object.__setattr__(self, "pronunciations", pronunciations)
+        object.__setattr__(self, "_pronunciations", pronunciations)
+        object.__setattr__(self, "_lists", None)
+
+    @classmethod
+    def from_spellings(cls, words: list[str], spellings: list[str]) -> "PhoneVocabulary":
+        """The vocabulary of `words` (the dictionary's order) pronounced `spellings` (phone codes)."""
+        if len(words) != len(spellings):
+            raise ValueError(f"{len(words)} words but {len(spellings)} pronunciations")
+        vocab = cls.__new__(cls)
+        Vocabulary.__init__(vocab, " " + PHONE_CODES)
+        object.__setattr__(vocab, "_pronunciations", None)
+        object.__setattr__(vocab, "_lists", (list(words), list(spellings)))
+        return vocab
+
+    @property
+    def pronunciations(self) -> dict[str, list[str]]:
+        """word -> phone names, in the dictionary's order."""
+        if self._pronunciations is None:
+            words, spellings = self._lists
+            object.__setattr__(self, "_pronunciations",
+                               {w: [PHONE[c] for c in s] for w, s in zip(words, spellings)})
+        return self._pronunciations
+
+    def spellings(self) -> tuple[list[str], list[str]]:
+        """(words in the dictionary's order, their phone codes): the form asr.tables stores."""
+        if self._lists is None:
+            words = list(self._pronunciations)
+            object.__setattr__(self, "_lists", (words, ["".join(CODE[p] for p in self._pronunciations[w])
+                                                        for w in words]))
+        return self._lists
 
     def __eq__(self, other) -> bool:
-        return isinstance(other, PhoneVocabulary) and self.pronunciations == other.pronunciations
+        """The same words with the same pronunciations (in any order, as dictionaries compare)."""
+        return isinstance(other, PhoneVocabulary) and self._spelling_of() == other._spelling_of()
 
     __hash__ = object.__hash__
 
     def pronounce(self, word: str) -> str:
         """A word's phone codes: the dictionary's first pronunciation, else the spelling rules'."""
-        phones = self.pronunciations.get(word) or guess_pronunciation(word)
-        return "".join(CODE[p] for p in phones)
+        spelled = self._spelling_of().get(word)
+        return spelled if spelled is not None else "".join(CODE[p] for p in guess_pronunciation(word))
+
+    def _spelling_of(self) -> dict[str, str]:
+        """word -> phone codes (built once)."""
+        if not hasattr(self, "_by_word"):
+            object.__setattr__(self, "_by_word", dict(zip(*self.spellings())))
+        return self._by_word
 
     def word_for(self, spelled: str) -> str:
         """A word pronounced `spelled` (phone codes) in the dictionary, else the phone names run together in lower
@@ -124,14 +164,15 @@ class PhoneVocabulary(Vocabulary):
         likeliest (the order stays near the dictionary's, and the file as small)."""
         order = [word for words in self._homophones().values()
                  for word in sorted(words, key=lambda w: (-log10_prob(w), w))]
-        return PhoneVocabulary({word: self.pronunciations[word] for word in order})
+        spelling_of = self._spelling_of()
+        return PhoneVocabulary.from_spellings(order, [spelling_of[w] for w in order])
 
     def _homophones(self) -> dict[str, list[str]]:
         """Each pronunciation -> the dictionary's words with it, in the dictionary's order (built once)."""
         if not hasattr(self, "_by_spelling"):
             by_spelling: dict[str, list[str]] = {}
-            for word in self.pronunciations:
-                by_spelling.setdefault(self.pronounce(word), []).append(word)
+            for word, spelled in zip(*self.spellings()):
+                by_spelling.setdefault(spelled, []).append(word)
             object.__setattr__(self, "_by_spelling", by_spelling)
         return self._by_spelling
 
@@ -152,7 +193,7 @@ class PhoneVocabulary(Vocabulary):
     def pronunciations_gz(self) -> bytes:
         """The pronunciations as PRONUNCIATIONS_FILE holds them: gzipped `word PH1 PH2 ...` lines, in the
         dictionary's order (which decides among homophones, `word_for`)."""
-        text = "".join(f"{w} {' '.join(p)}\n" for w, p in self.pronunciations.items())
+        text = "".join(f"{w} {' '.join(PHONE[c] for c in s)}\n" for w, s in zip(*self.spellings()))
         return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
     @classmethod
@@ -166,7 +207,10 @@ class PhoneVocabulary(Vocabulary):
 
     @classmethod
     def load_dir(cls, model_dir) -> "PhoneVocabulary":
-        return cls(read_cmudict(Path(model_dir) / PRONUNCIATIONS_FILE))
+        """A model directory's pronunciations: from its tables (asr.tables) when they are current, else parsed
+        from PRONUNCIATIONS_FILE."""
+        from asr import tables
+        return tables.phone_vocabulary(Path(model_dir)) or cls(read_cmudict(Path(model_dir) / PRONUNCIATIONS_FILE))
 
 
 def vocabulary(tokens: str) -> Vocabulary:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr import priors
+from asr import priors, tables
 from asr.audio import downmix, duration_s, load_audio, resample, stream_audio, to_float32
 from asr.decode import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
 from asr.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
@@ -122,9 +122,13 @@ class Recognizer:
                                                 {"lm_words_only": True} if phones else None, prior_scale)
         self.lm = None
         if ngram is not None:
-            self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus)
+            # the model's own LM: its lexicon and homophones from the model's tables (asr.tables), where current
+            packed = tables.decoding(self.model_dir, self.lm_path.name, vocab) if own else None
+            lm_words, homophones = packed if packed is not None else (None, None)
+            self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus,
+                                         homophones=homophones)
             if self.decoding.lm_words_only and self.lexicon is None and use_lexicon:
-                self.lexicon = lm_lexicon(ngram, vocab)
+                self.lexicon = lm_words if lm_words is not None else lm_lexicon(ngram, vocab)
         self.log_prior = self._load_priors() if self.lm is not None and self.decoding.prior_scale else None
         if beam_width is None:
             beam_width = self.decoding.beam_width if self.lm else 1
@@ -303,7 +307,7 @@ class ExportedTranscriber(Recognizer):
     """A TFLite file written by `asr export`, run by LiteRT: the same decoding, no TensorFlow in the process."""
 
     def __init__(self, path, **options):
-        from asr.export import load_exported
+        from asr.exported import load_exported
         self.exported = load_exported(path)
         super().__init__(self.exported.vocab, self.exported.sample_rate_hz, self.exported.frame_s, None, **options)
 

@@ -13,13 +13,11 @@ a stream returns the same log posteriors as the whole-clip model (tests/test_str
 from __future__ import annotations
 
 import numpy as np
-import tensorflow as tf
 from threadpoolctl import threadpool_limits
 
 from asr.config import Config
-from asr.ensemble import ENSEMBLE_FILE, Ensemble
+from asr.ensemble import ENSEMBLE_FILE, NumpyEnsemble
 from asr.features import hop_samples, log_mel, num_frames, window_samples
-from asr.model import AcousticModel
 from asr.numpy_model import NumpyAcousticModel
 
 
@@ -30,8 +28,8 @@ class NotStreamable(ValueError):
 class StreamingAcoustics:
     """The shared, compiled step of one model: (samples, states) -> (log posteriors, states)."""
 
-    def __init__(self, model: AcousticModel | Ensemble, config: Config, name: str = "the model"):
-        if isinstance(model, Ensemble):
+    def __init__(self, model: NumpyAcousticModel | NumpyEnsemble, config: Config, name: str = "the model"):
+        if isinstance(model, NumpyEnsemble):
             raise NotStreamable(f"{name} is an ensemble of {len(model.networks)} networks ({ENSEMBLE_FILE}): "
                                 "streaming runs a single network")
         cfg = config.model
@@ -40,25 +38,21 @@ class StreamingAcoustics:
                                 "use a unidirectional model (the shipped 'english-stream' or 'digits-stream')")
         self.features = config.features
         self.stack = cfg.stack_frames
-        if model.conv is not None:
+        if cfg.conv_channels:
             raise NotStreamable(f"{name}: a convolution front end is not supported for streaming")
         self.hop, self.window = hop_samples(self.features), window_samples(self.features)
         self.num_tokens = cfg.num_tokens
-        # the recurrent layers in numpy (asr.numpy_model, with their state carried between chunks): a stream runs
-        # one or a few frames at a time, where a TensorFlow call costs milliseconds of overhead and numpy's
-        # matrix products tens of microseconds
-        self.acoustics = NumpyAcousticModel(model)
+        # the recurrent layers carry their state between chunks (NumpyAcousticModel.step): a stream runs one or a
+        # few frames at a time, where numpy's matrix products take tens of microseconds
+        self.acoustics = model
         # a stream's matrix products are tiny: more BLAS threads only spin between them (measured: a whole core
         # per process, and eight streams in one process slowed tenfold), so one BLAS thread for this process
         threadpool_limits(1, user_api="blas")
-        # the front end stays asr.features.log_mel (one feature function everywhere), compiled once
-        self._log_mel = tf.function(lambda samples: log_mel(samples, self.features),
-                                    input_signature=[tf.TensorSpec([None], tf.float32)]).get_concrete_function()
 
     def _step(self, samples: np.ndarray, states: tuple) -> tuple[np.ndarray, tuple]:
         """(samples that complete whole groups of frames, states) -> (log posteriors [frames, tokens], states);
         only the stream's last group of frames is short."""
-        return self.acoustics.step(self._log_mel(tf.constant(samples)).numpy(), states)
+        return self.acoustics.step(log_mel(samples, self.features), states)
 
     def initial_states(self) -> tuple:
         return self.acoustics.initial_states()
@@ -67,7 +61,7 @@ class StreamingAcoustics:
         return AcousticStream(self)
 
     def warm_up(self) -> None:
-        """Trace the step once (a second or two) so that the first real chunk is not late."""
+        """Run the step once, so that the first real chunk does not pay for first-call set-up."""
         self.open().push(np.zeros(self.window + self.hop * (self.stack - 1), np.float32))
 
 

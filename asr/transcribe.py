@@ -5,17 +5,17 @@
     result = model.transcribe("clip.wav")     # or an array of samples with sample_rate=...
     print(result.text, result.words[0].start_s)
 
-Decoding, segmentation and the result types live in asr.recognizer (no TensorFlow); this module runs the
-acoustic model of a model directory with TensorFlow.
+Decoding, segmentation and the result types live in asr.recognizer; this module runs the acoustic model of a
+model directory: the NumPy front end (asr.features) and networks (asr.numpy_model, asr.ensemble). Nothing here
+imports TensorFlow.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 import numpy as np
-import tensorflow as tf
 
-from asr import checkpoint, ensemble, models
+from asr import ensemble, model_dir, models
 from asr.features import log_mel
 from asr.recognizer import (DECODING_FILE, LM_FILE, DecodingConfig, ExportedTranscriber, Recognizer,  # noqa: F401
                             Transcript)
@@ -26,60 +26,40 @@ class Transcriber(Recognizer):
     """A model directory (weights, config, tokens; optional lexicon.txt, lm.arpa.gz, decoding.json, and
     ensemble.json naming more networks to average with, asr.ensemble) plus decoding settings (see Recognizer)."""
 
-    def __init__(self, model_dir, beam_width: int | None = None, use_lexicon: bool = True,
+    def __init__(self, model_dir_path, beam_width: int | None = None, use_lexicon: bool = True,
                  segments: SegmentConfig = SegmentConfig(), hotwords: dict[str, float] | None = None,
                  lm: str | Path | bool = True, lm_weight: float | None = None, word_bonus: float | None = None,
                  prior_scale: float | None = None):
-        self.config, vocab, network = checkpoint.load_model_dir(model_dir)
-        self.model = ensemble.load(model_dir, self.config, network)  # the network, or an asr.ensemble.Ensemble
+        self.config = model_dir.read_config(model_dir_path)
+        self.model = ensemble.load(model_dir_path, self.config)  # a network or an ensemble, in NumPy
+        vocab = model_dir.read_vocabulary(model_dir_path, self.config)
         features = self.config.features
         super().__init__(vocab, features.sample_rate_hz, features.hop_ms / 1000 * self.config.model.subsampling,
-                         Path(model_dir), beam_width, use_lexicon, segments, hotwords, lm, lm_weight, word_bonus,
-                         prior_scale)
-        signature = [tf.TensorSpec([None], tf.float32)]
-
-        @tf.function(input_signature=signature)
-        def log_probs(waveform):
-            feats = log_mel(waveform, features)[None]
-            logits, _ = self.model(feats, tf.shape(feats)[1:2], training=False)
-            return tf.nn.log_softmax(logits[0])
-
-        @tf.function(input_signature=signature)
-        def log_mel_of(waveform):
-            return log_mel(waveform, features)
-        self._log_probs, self._log_mel = log_probs, log_mel_of
-        # models without a convolution run in NumPy (asr.numpy_model: the same output, 2-9 times faster here)
-        self._numpy = ensemble.numpy_model(self.model)
+                         Path(model_dir_path), beam_width, use_lexicon, segments, hotwords, lm, lm_weight,
+                         word_bonus, prior_scale)
         self._streaming = None
 
     def streaming(self):
-        """The model's compiled streaming step (asr.stream_model), built on first use; raises
+        """The model's streaming step (asr.stream_model), built on first use; raises
         asr.stream_model.NotStreamable for a bidirectional model or an ensemble."""
         if self._streaming is None:
             from asr.stream_model import StreamingAcoustics
             self._streaming = StreamingAcoustics(self.model, self.config, name=str(self.model_dir))
         return self._streaming
 
+    def warm_up(self) -> None:
+        """Nothing to compile: the NumPy model is ready as soon as it is loaded."""
+
     @property
     def metrics(self) -> dict:
-        return checkpoint.read_metrics(self.model_dir)
+        return models.read_metrics(self.model_dir)
 
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
         """Per-frame log posteriors [frames, tokens] of float32 mono samples at the model rate."""
-        if self._numpy is None or self._too_short(samples):
-            return self.keras_log_probs(samples)
-        return self._numpy(self._log_mel(tf.constant(samples, tf.float32)).numpy())
-
-    def keras_log_probs(self, samples: np.ndarray) -> np.ndarray:
-        """log_probs computed by the Keras model in TensorFlow, whatever runs by default: the reference that
-        asr.numpy_model and asr.export are checked against."""
-        if self._too_short(samples):
+        features = log_mel(samples, self.config.features)
+        if len(features) == 0:  # shorter than one analysis window
             return np.zeros([0, self.vocab.size], np.float32)
-        return self._log_probs(tf.constant(samples, tf.float32)).numpy()
-
-    def _too_short(self, samples: np.ndarray) -> bool:
-        """Shorter than one analysis window: no feature frame."""
-        return len(samples) < round(self.sample_rate_hz * self.config.features.window_ms / 1000)
+        return self.model(features)
 
 
 def load_model(name_or_dir: str | None = None, beam_width: int | None = None, use_lexicon: bool = True,

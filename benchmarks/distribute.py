@@ -96,7 +96,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     from asr import config
-    from asr.data import load_features, make_batches
+    from asr.training.data import load_features, make_batches
 
     load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="asr-distribute-bench-") as tmp:

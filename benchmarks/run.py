@@ -147,7 +147,7 @@ def bench_front_end(duration_s: float, repeats: int) -> dict:
 # 2. Training throughput -----------------------------------------------------------------------------------------
 
 def bench_training(recipe: str, clip_s: float, batch: int | None, warmup_steps: int, timed_steps: int) -> dict:
-    """Steps of asr.train's own train step and optimizer on one synthetic batch shaped like the recipe's data.
+    """Steps of asr.training.train's own train step and optimizer on one synthetic batch shaped like the recipe's data.
 
     `batch` None: as many clips of `clip_s` as the recipe's batch_frames and max_batch_size allow.
     """
@@ -155,8 +155,8 @@ def bench_training(recipe: str, clip_s: float, batch: int | None, warmup_steps: 
     import tensorflow as tf
     from asr import config
     from asr.features import num_frames
-    from asr.model import build_model, count_parameters
-    from asr.train import make_optimizer, make_train_step
+    from asr.training.keras_model import build_model, count_parameters
+    from asr.training.train import make_optimizer, make_train_step
 
     cfg = config.load(RECIPES_DIR / recipe / "config.toml")
     frames = num_frames(int(round(clip_s * cfg.features.sample_rate_hz)), cfg.features)
@@ -191,7 +191,7 @@ def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
     """RTF of one shipped model: acoustic model alone, then transcribe() greedy and with beam search."""
     import asr
     from asr import ensemble, models
-    from asr.model import count_parameters
+    from asr.training.keras_model import count_parameters
 
     greedy = asr.load_model(name, beam_width=1, use_lexicon=False, lm=False)
     beam = asr.load_model(name, beam_width=BEAM_WIDTH, lm=False)
@@ -220,9 +220,9 @@ def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
 # 4. Exported models ---------------------------------------------------------------------------------------------
 
 def bench_export(name: str, folder: Path, repeats: int) -> list[dict]:
-    """Size and RTF of every export (asr.export) of one shipped model, on its sample clips (int8 calibrated on
-    them); RTFs as in bench_inference, through asr.export.load_exported."""
-    from asr import export
+    """Size and RTF of every export (asr.training.export) of one shipped model, on its sample clips (int8 calibrated on
+    them); RTFs as in bench_inference, through asr.training.export.load_exported."""
+    from asr.training import export
 
     paths = DIGIT_SAMPLES if name in DIGIT_MODELS else ENGLISH_SAMPLES
     rows = []
@@ -259,7 +259,7 @@ def markdown(results: dict) -> str:
               f"log difference to librosa {fe['max_log_difference_vs_librosa']:.1e})", "",
               "| implementation | median s | audio s per wall s |", "| --- | --- | --- |"]
     lines += [f"| {r['name']} | {r['median_s']:.4f} | {r['audio_s_per_s']:,.0f} |" for r in fe["results"]]
-    lines += ["", "## Training throughput (synthetic batch, asr.train.make_train_step)", "",
+    lines += ["", "## Training throughput (synthetic batch, asr.training.train.make_train_step)", "",
               "| recipe shape | params | precision | batch | clip s | first step s | median step s | "
               "audio s per wall s |", "| --- | --- | --- | --- | --- | --- | --- | --- |"]
     lines += [f"| {r['recipe']} | {r['parameters']:,} | {r['precision']} | {r['batch']} | {r['clip_s']:g} | "

@@ -79,7 +79,8 @@ def tiny_experiment(tmp_path_factory, sample_rows) -> Path:
     """An experiment directory whose model has overfit the LibriSpeech clip OVERFIT_ID and the digits."""
     import keras
 
-    from asr import config, train
+    from asr import config
+    from asr.training import train
     folder = tmp_path_factory.mktemp("tiny")
     rows = [sample_rows[i] for i in (OVERFIT_ID, *DIGIT_IDS)]
     train_manifest = write_manifest(folder / "train.jsonl", rows, COPIES)

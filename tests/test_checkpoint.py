@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from asr.checkpoint import (CheckpointError, check_model_dir, latest_training_state, load_model_dir, read_metrics,
+from asr.training.checkpoint import (CheckpointError, check_model_dir, latest_training_state, load_model_dir, read_metrics,
                             restore_training_state, save_model_dir, save_training_state)
 from asr.config import Config, FeatureConfig, ModelConfig
-from asr.model import build_model
+from asr.training.keras_model import build_model
 from asr.text import Vocabulary
 
 CFG = Config(features=FeatureConfig(num_mels=8),

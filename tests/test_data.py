@@ -5,11 +5,12 @@ import numpy as np
 import pytest
 import soundfile
 
-import asr.data
+import asr.training.data
 from asr.audio import load_audio
 from asr.config import FeatureConfig
-from asr.data import FeatureSet, change_speed, concatenate, load_features, make_batches, min_ctc_frames, pad_batch
-from asr.features import log_mel, num_frames
+from asr.training.data import FeatureSet, change_speed, concatenate, load_features, make_batches, min_ctc_frames, pad_batch
+from asr.features import num_frames
+from asr.training.features import log_mel
 from asr.manifest import Utterance, read_manifest, write_manifest
 from asr.text import Vocabulary
 
@@ -181,8 +182,8 @@ def test_load_features_cache(clips_manifest, tmp_path, monkeypatch):
 
     def fail(*args, **kwargs):
         raise AssertionError("features recomputed instead of read from the cache")
-    monkeypatch.setattr(asr.data, "log_mel", fail)
-    monkeypatch.setattr(asr.data, "load_audio", fail)
+    monkeypatch.setattr(asr.training.data, "log_mel", fail)
+    monkeypatch.setattr(asr.training.data, "load_audio", fail)
     second = load_features(clips_manifest, CFG, cache_dir=cache_dir, progress=False)
     assert [str(i) for i in second.ids] == first.ids
     assert [str(t) for t in second.texts] == first.texts

@@ -18,8 +18,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from asr import checkpoint, config
-from asr.model import build_model
+from asr import config
+from asr.training import checkpoint
+from asr.training.keras_model import build_model
 from asr.text import Vocabulary
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -60,7 +61,7 @@ def max_difference(a, b) -> float:
 def setup(tmp_path_factory, sample_rows):
     """Manifests, a config whose run starts from fixed initial weights (init_from), and the single-process run
     to compare with."""
-    from asr.train import Trainer
+    from asr.training.train import Trainer
     folder = tmp_path_factory.mktemp("distribute")
     train_manifest = write_manifest(folder / "train.jsonl", sample_rows.values())
     valid_manifest = write_manifest(folder / "valid.jsonl", [r for r in sample_rows.values() if "_" in r["id"]])
@@ -121,7 +122,7 @@ def worker_env(**extra) -> dict:
 @pytest.fixture(scope="module")
 def two_workers(setup):
     """A single-process run stopped after its first step, continued to the end by two workers."""
-    from asr.train import Trainer
+    from asr.training.train import Trainer
     folder, exp = setup["folder"], setup["folder"] / "two-workers"
     Trainer(setup["cfg"], setup["train"], setup["valid"], exp, folder / "features", log=lambda *a: None).run(
         max_minutes=1e-9)
@@ -166,7 +167,8 @@ import sys
 import tensorflow as tf
 cpu = tf.config.list_physical_devices("CPU")[0]
 tf.config.set_logical_device_configuration(cpu, [tf.config.LogicalDeviceConfiguration()] * 2)
-from asr import config, train
+from asr import config
+from asr.training import train
 strategy = tf.distribute.MirroredStrategy(["/cpu:0", "/cpu:1"])
 train.Trainer(config.load(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5], strategy=strategy).run()
 """
@@ -184,7 +186,7 @@ def test_two_replicas_of_one_process_train_like_one_device(setup):
 
 
 def test_a_global_batch_is_split_along_the_batch_axis_with_weights_summing_to_one():
-    from asr.distribute import replica_parts
+    from asr.training.distribute import replica_parts
     parts = replica_parts(np.array([7, 3, 5, 9, 1]), 2)
     assert [list(p) for p, _ in parts] == [[7, 3, 5], [9, 1]]
     assert all(np.allclose(w, 1 / 5) for _, w in parts)
@@ -192,7 +194,7 @@ def test_a_global_batch_is_split_along_the_batch_axis_with_weights_summing_to_on
 
 
 def test_a_replica_left_without_clips_gets_one_with_weight_zero():
-    from asr.distribute import replica_parts
+    from asr.training.distribute import replica_parts
     parts = replica_parts(np.array([4]), 3)
     assert [list(p) for p, _ in parts] == [[4], [4], [4]]
     assert [list(w) for _, w in parts] == [[1.0], [0.0], [0.0]]
@@ -215,7 +217,7 @@ def test_multi_worker_without_tf_config_is_a_one_line_usage_error(monkeypatch, c
 def test_a_run_stopped_under_one_strategy_resumes_under_another(setup, tmp_path):
     """Mirrored (one replica here) stops at its time limit after one step; the default strategy finishes the run
     from that checkpoint, with the saved configuration but its own strategy, and ends where one device ends."""
-    from asr.train import Trainer
+    from asr.training.train import Trainer
     exp, features = tmp_path / "exp", setup["folder"] / "features"
     mirrored = config.load(overrides=config.merge(setup["cfg"].to_dict(), {"train": {"strategy": "mirrored"}}))
     first = Trainer(mirrored, setup["train"], setup["valid"], exp, features, log=lambda *a: None)
@@ -233,7 +235,7 @@ def test_a_run_stopped_under_one_strategy_resumes_under_another(setup, tmp_path)
 
 def test_mixed_precision_trains_under_a_strategy(setup, tmp_path):
     """bf16 compute, float32 variables: the first epoch's loss is the float32 run's to bf16 precision."""
-    from asr.train import Trainer
+    from asr.training.train import Trainer
     cfg = config.load(overrides=config.merge(setup["cfg"].to_dict(), {"train": {
         "strategy": "mirrored", "precision": "mixed_bfloat16", "epochs": 1}}))
     trainer = Trainer(cfg, setup["train"], setup["valid"], tmp_path / "exp", setup["folder"] / "features",

@@ -7,12 +7,14 @@ import keras
 import numpy as np
 import pytest
 
-from asr import ensemble, export
-from asr.checkpoint import CheckpointError, save_model_dir
+from asr import ensemble
+from asr.training import export
+from asr.training.checkpoint import CheckpointError, save_model_dir
 from asr.config import Config, FeatureConfig, ModelConfig
-from asr.model import build_model
+from asr.training.keras_model import build_model
 from asr.stream_model import NotStreamable
 from asr.text import Vocabulary
+from asr.training.reference import KerasReference
 from asr.transcribe import Transcriber
 
 CFG = Config(features=FeatureConfig(num_mels=16),
@@ -49,7 +51,7 @@ def pair(tmp_path):
 def test_a_directory_without_a_description_is_its_own_network(tmp_path):
     own = save(tmp_path / "model", 1)
     assert ensemble.members(own) == [(own, 1.0)]
-    assert not isinstance(Transcriber(own, lm=False).model, ensemble.Ensemble)
+    assert not isinstance(Transcriber(own, lm=False).model, ensemble.NumpyEnsemble)
 
 
 def test_shares_are_scaled_to_sum_to_one(pair):
@@ -61,7 +63,7 @@ def test_the_ensemble_gives_the_renormalised_weighted_mean_of_its_networks(pair)
     own, first, second = pair
     assert np.abs(first - second).max() > 0.5  # the two networks really differ
     transcriber = Transcriber(own, lm=False)
-    assert isinstance(transcriber._numpy, ensemble.NumpyEnsemble)
+    assert isinstance(transcriber.model, ensemble.NumpyEnsemble)
     got = transcriber.log_probs(CLIP)
     mixed = 0.75 * first + 0.25 * second
     expected = mixed - np.log(np.exp(mixed).sum(axis=1, keepdims=True))
@@ -73,7 +75,7 @@ def test_the_ensemble_gives_the_renormalised_weighted_mean_of_its_networks(pair)
 
 def test_tensorflow_and_numpy_agree_on_an_ensemble(pair):
     transcriber = Transcriber(pair[0], lm=False)
-    np.testing.assert_allclose(transcriber.log_probs(CLIP), transcriber.keras_log_probs(CLIP), atol=1e-4)
+    np.testing.assert_allclose(transcriber.log_probs(CLIP), KerasReference(transcriber.model_dir).log_probs(CLIP), atol=1e-4)
 
 
 def test_an_exported_ensemble_averages_its_networks_inside_the_graph(pair, tmp_path):
@@ -81,7 +83,7 @@ def test_an_exported_ensemble_averages_its_networks_inside_the_graph(pair, tmp_p
     transcriber = Transcriber(own, lm=False)
     out = export.export(str(own), "savedmodel", tmp_path / "exported")
     exported = export.load_exported(out)
-    np.testing.assert_allclose(exported.log_probs(CLIP), transcriber.keras_log_probs(CLIP), atol=1e-5)
+    np.testing.assert_allclose(exported.log_probs(CLIP), KerasReference(transcriber.model_dir).log_probs(CLIP), atol=1e-5)
     assert exported.meta["ensemble"] == {"networks": 2, "weights": [0.75, 0.25]}
 
 
@@ -132,13 +134,13 @@ def test_members_may_differ_in_shape(tmp_path):
     save(own / "other", 2, cfg=wider)
     describe(own, {"weight": 1, "members": [{"dir": "other", "weight": 1}]})
     transcriber = Transcriber(own, lm=False)
-    np.testing.assert_allclose(transcriber.log_probs(CLIP), transcriber.keras_log_probs(CLIP), atol=1e-4)
+    np.testing.assert_allclose(transcriber.log_probs(CLIP), KerasReference(transcriber.model_dir).log_probs(CLIP), atol=1e-4)
 
 
 def test_an_ensemble_counts_every_network_s_parameters_and_weights(pair):
-    from asr.checkpoint import load_network
-    from asr.model import count_parameters
+    from asr.training.checkpoint import load_keras, load_network
+    from asr.training.keras_model import count_parameters
     own = pair[0]
     alone = [count_parameters(load_network(path)[1]) for path in (own, own / "other")]
-    assert count_parameters(Transcriber(own, lm=False).model) == sum(alone)
+    assert count_parameters(load_keras(own)[2]) == sum(alone)
     assert ensemble.weights_bytes(own) == sum((p / "model.npz").stat().st_size for p in (own, own / "other"))

@@ -15,10 +15,12 @@ import numpy as np
 import pytest
 
 import asr
-from asr import export, metrics
+from asr import metrics
+from asr.training import export
 from asr.audio import load_audio
 from asr.cli import main
 from asr.decode import greedy_decode
+from asr.training.reference import KerasReference
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = REPO_ROOT / "samples"
@@ -34,7 +36,7 @@ QUANTIZED_BOUND = {"dynamic": (0.5, 0.05), "int8": (8.0, 0.20)}
 @dataclass(frozen=True)
 class Reference:
     clips: list  # float32 [samples] at the model rate
-    log_probs: list  # float32 [frames, tokens], Transcriber.keras_log_probs
+    log_probs: list  # float32 [frames, tokens], asr.training.reference.KerasReference's
     texts: list  # greedy transcripts (a phone model's in the dictionary's words)
     transcriber: object
 
@@ -48,7 +50,8 @@ def keras():
         if name not in cache:
             model = asr.load_model(name, beam_width=1, use_lexicon=False, lm=False)
             clips = [load_audio(p, model.sample_rate_hz) for p in CLIPS[name]]
-            log_probs = [model.keras_log_probs(c) for c in clips]
+            reference = KerasReference(model.model_dir)
+            log_probs = [reference.log_probs(c) for c in clips]
             texts = [model.in_words(greedy_decode(lp, model.vocab, model.frame_s)).text for lp in log_probs]
             cache[name] = Reference(clips, log_probs, texts, model)
         return cache[name]

@@ -11,12 +11,12 @@ import numpy as np
 import pytest
 import soundfile
 
-from asr import checkpoint
+from asr.training import checkpoint
 from asr.config import FeatureConfig, ModelConfig
-from asr.data import encode_labels
+from asr.training.data import encode_labels
 from asr.features import mel_filterbank
 from asr.manifest import Utterance, write_manifest
-from asr.model import build_model, load_weights
+from asr.training.keras_model import build_model, load_weights
 from asr.phones import vocabulary
 
 GPU = Path(__file__).resolve().parents[1] / "recipes" / "mini_librispeech" / "gpu"
@@ -186,9 +186,9 @@ def test_import_model_makes_a_model_dir_from_the_best_epoch(tmp_path):
 
 
 def test_what_the_pytorch_trainer_takes_from_asr_needs_no_tensorflow():
-    """The GPU machine has no TensorFlow: train_torch.py uses asr.audio, asr.batching and asr.config, which must not
+    """The GPU machine has no TensorFlow: train_torch.py uses asr.audio, asr.training.batching and asr.config, which must not
     import it."""
-    code = ("import sys, asr.audio, asr.batching, asr.config, layout; "
+    code = ("import sys, asr.audio, asr.training.batching, asr.config, layout; "
             "print(sorted({'tensorflow', 'keras'} & set(sys.modules)))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=GPU)
     assert done.returncode == 0, done.stderr

@@ -4,7 +4,7 @@ import pytest
 import tensorflow as tf
 
 from asr.config import ModelConfig
-from asr.model import build_model, count_parameters, load_weights, output_lengths, save_weights
+from asr.training.keras_model import build_model, count_parameters, load_weights, output_lengths, save_weights
 
 MELS = 6
 TOKENS = 5

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from asr import load_model
-from asr.checkpoint import read_metrics
+from asr.training.checkpoint import read_metrics
 from asr.config import Config
 from asr.text import normalize
 

@@ -9,11 +9,11 @@ import keras
 import numpy as np
 import pytest
 
-from asr.checkpoint import load_model_dir, save_model_dir
+from asr.training.checkpoint import load_model_dir, save_model_dir
 from asr.config import Config, FeatureConfig, ModelConfig
 from asr.decode import beam_search
 from asr.fusion import LanguageModelScore, homophones_of, lm_lexicon
-from asr.model import build_model, load_weights, save_weights
+from asr.training.keras_model import build_model, load_weights, save_weights
 from asr.phones import CODE, PHONES, PRONUNCIATIONS_FILE, PhoneVocabulary, guess_pronunciation, read_cmudict, vocabulary
 from asr.text import Vocabulary
 

@@ -11,7 +11,7 @@ import pytest
 import tensorflow as tf
 
 from asr.config import ModelConfig
-from asr.model import build_model
+from asr.training.keras_model import build_model
 from conftest import REPO_ROOT, load_script
 
 RECIPE = REPO_ROOT / "recipes" / "rnn_cells"

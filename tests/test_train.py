@@ -2,7 +2,7 @@
 import numpy as np
 import tensorflow as tf
 
-from asr.train import pad_with_silence
+from asr.training.train import pad_with_silence
 
 
 def test_pad_with_silence_keeps_each_clip_whole_and_surrounds_it_with_quiet_frames():
@@ -47,8 +47,8 @@ def test_pad_with_silence_lead_range_and_noise_scale():
 
 def test_validation_frames_put_quiet_before_and_after_each_clip():
     from asr.config import ModelConfig
-    from asr.model import build_model
-    from asr.train import QUIET_STD, with_quiet_frames
+    from asr.training.keras_model import build_model
+    from asr.training.train import QUIET_STD, with_quiet_frames
     model = build_model(ModelConfig(), 2)
     model.set_normalization(np.array([1.0, 2.0]), np.array([2.0, 4.0]))
     features = tf.constant(np.arange(2 * 3 * 2, dtype=np.float32).reshape(2, 3, 2) + 100)

@@ -8,11 +8,11 @@ import pytest
 import soundfile
 
 from asr import config
-from asr.checkpoint import CheckpointError
-from asr.data import load_features
-from asr.model import output_lengths
+from asr.training.checkpoint import CheckpointError
+from asr.training.data import load_features
+from asr.training.keras_model import output_lengths
 from asr.text import Vocabulary
-from asr.train import Trainer, prepare_data
+from asr.training.train import Trainer, prepare_data
 
 CFG = config.load(overrides={
     "model": {"cell": "lstm", "layers": 1, "units": 16, "stack_frames": 3, "dropout": 0.0},

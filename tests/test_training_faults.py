@@ -17,12 +17,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import asr.checkpoint
+import asr.training.checkpoint
 import asr.transcribe
 from asr import config, models
-from asr.checkpoint import CheckpointError, latest_training_state, load_model_dir, save_model_dir
+from asr.training.checkpoint import CheckpointError, latest_training_state, load_model_dir, save_model_dir
 from asr.cli import main
-from asr.train import Trainer
+from asr.training.train import Trainer
 from conftest import DIGIT_IDS, write_manifest
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -182,7 +182,7 @@ class Crash(BaseException):
 
 
 FILE_SYSTEM_STEPS = [(os, "replace"), (os, "rename"), (shutil, "rmtree"), (Path, "mkdir"), (Path, "write_text"),
-                     (np, "savez"), (np, "savez_compressed"), (asr.checkpoint, "save_weights")]
+                     (np, "savez"), (np, "savez_compressed"), (asr.training.checkpoint, "save_weights")]
 
 
 @contextmanager
@@ -214,8 +214,8 @@ def crash_points(save) -> list[int]:
 @pytest.mark.parametrize("exchange", [True, False], ids=["renameat2", "two-renames"])
 def test_a_crash_at_any_point_of_saving_best_leaves_a_loadable_best(exp, exchange, monkeypatch):
     if not exchange:  # as on a system without renameat2 (macOS, Windows, old glibc)
-        monkeypatch.setattr(asr.checkpoint, "_exchange", lambda a, b: False)
-    elif not asr.checkpoint._exchange(exp / "best", exp / "best"):
+        monkeypatch.setattr(asr.training.checkpoint, "_exchange", lambda a, b: False)
+    elif not asr.training.checkpoint._exchange(exp / "best", exp / "best"):
         pytest.skip("renameat2(RENAME_EXCHANGE) is not available here")
     cfg, vocab, model = load_model_dir(exp / "best")
     old = weights_of(exp / "best" / "model.npz")
@@ -237,7 +237,7 @@ def test_a_crash_at_any_point_of_saving_best_leaves_a_loadable_best(exp, exchang
         whole = exp / "best"
         if not exchange and not whole.exists():  # killed between the two renames: the old one waits aside
             whole = exp / ".best.old"
-        loaded = weights_of(asr.checkpoint.check_model_dir(whole) / "model.npz")
+        loaded = weights_of(asr.training.checkpoint.check_model_dir(whole) / "model.npz")
         assert same_weights(loaded, old) or same_weights(loaded, new), f"crash before step {k}"
         load_model_dir(whole)  # config, tokens and weights of one and the same save
         save()  # the next save after a crash succeeds, whatever was left behind

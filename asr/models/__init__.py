@@ -9,7 +9,7 @@ DEFAULT_MODEL = "english-phones"
 
 
 class CheckpointError(Exception):
-    """A model or checkpoint directory that is missing files or does not load (also asr.checkpoint's)."""
+    """A model or checkpoint directory that is missing files or does not load (also asr.training.checkpoint's)."""
 
 
 def shipped() -> list[str]:

@@ -21,7 +21,8 @@ from tqdm import tqdm
 
 import tensorflow as tf
 
-from asr import checkpoint, metrics
+from asr import metrics
+from asr.training import checkpoint
 from asr.audio import load_audio
 from asr.decode import beam_search, collapse
 from asr.ensemble import combine

@@ -18,7 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from asr.decode import forced_align
-from asr.model import AcousticModel
+from asr.training.keras_model import AcousticModel
 
 F64 = tf.float64
 TOLERANCE = 1e-3  # the float64 unroll must reproduce the float32 layer's outputs to this (max abs difference)

@@ -19,9 +19,9 @@ import numpy as np
 import tensorflow as tf
 
 from asr import config
-from asr.data import FeatureSet, feature_stats, load_features, make_batches, pad_batch
-from asr.model import build_model, output_lengths
-from asr.train import make_optimizer
+from asr.training.data import FeatureSet, feature_stats, load_features, make_batches, pad_batch
+from asr.training.keras_model import build_model, output_lengths
+from asr.training.train import make_optimizer
 
 DIGITS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.plots import _pyplot, plot_alignment
+from asr.training.plots import _pyplot, plot_alignment
 
 COLORS = {"rnn": "tab:red", "gru": "tab:green", "lstm": "tab:blue"}
 LABELS = {"rnn": "simple RNN", "gru": "GRU", "lstm": "LSTM"}
@@ -557,7 +557,7 @@ def clipping_findings(clipping: dict) -> list[str]:
             "is what clipping bounds.")
     if diverged and all_zeroed:
         text += (" The diverged steps had finite logits but an infinite CTC loss for their clips (`infinite_loss_"
-                 "utterances` in the run's JSONL), which `asr.train.ctc_loss` turns into 0: a diverged run logs a loss "
+                 "utterances` in the run's JSONL), which `asr.training.train.ctc_loss` turns into 0: a diverged run logs a loss "
                  "of 0, not infinity.")
     return [text, ""]
 
@@ -572,7 +572,7 @@ def shown(path: Path) -> str:
 
 def validation_size(results, ds) -> str:
     n = next(r["config"]["train"]["validate_utterances"] for r in results if r["run"].dataset is ds)
-    return "all clips" if n <= 0 else f"its first {n} clips: asr.train validates eagerly, which is slow"
+    return "all clips" if n <= 0 else f"its first {n} clips: asr.training.train validates eagerly, which is slow"
 
 
 def results_text(results, datasets, clipping, memory, timings, command, quick, clip) -> str:
@@ -591,9 +591,9 @@ def results_text(results, datasets, clipping, memory, timings, command, quick, c
               "Data: " + "; ".join(f"{ds.title}: train `{shown(ds.train)}`, validation (per-epoch selection, "
                                    f"{validation_size(results, ds)}) `{shown(ds.valid)}`, test `{shown(ds.test)}` "
                                    f"({ds.test_name}, evaluation only)" for ds in datasets) + ".", "",
-              ("Models: the package's acoustic model (`asr.model.build_model`) with one recurrent layer read by the dense "
+              ("Models: the package's acoustic model (`asr.training.keras_model.build_model`) with one recurrent layer read by the dense "
               "output (y_t = W_hy h_t), the same parameter budget per dataset for every cell and direction, trained by "
-              "`asr.train.Trainer` with CTC, Adam and clipping at norm 5 (configs: `fsdd.toml`, `librispeech.toml`; each "
+              "`asr.training.train.Trainer` with CTC, Adam and clipping at norm 5 (configs: `fsdd.toml`, `librispeech.toml`; each "
               "run's resolved `config.json` sits in its folder)."), ""]
     lines += findings(results, datasets, clipping, memory)
     lines += ["## Models", "", *model_table(results), ""]

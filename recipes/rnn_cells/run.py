@@ -29,8 +29,9 @@ import gradients
 import memory
 import report
 
-from asr import checkpoint, config, metrics, train
-from asr.data import (
+from asr import config, metrics
+from asr.training import checkpoint, train
+from asr.training.data import (
     FeatureSet,
     batch_dataset,
     encode_labels,
@@ -41,7 +42,7 @@ from asr.data import (
 )
 from asr.decode import collapse
 from asr.manifest import read_manifest, write_manifest
-from asr.model import build_model, count_parameters, load_weights, save_weights
+from asr.training.keras_model import build_model, count_parameters, load_weights, save_weights
 from asr.text import Vocabulary
 
 RECIPE = Path(__file__).resolve().parent
@@ -276,8 +277,8 @@ def probe_run(run: Run, log) -> dict:
 def clipping_run(name: str, cfg: config.Config, ds: Dataset, steps: int, folder: Path, log,
                  sgd: bool = False) -> bool:
     """Train from scratch for `steps` steps, recording each step's loss and pre-clipping gradient norm
-    (asr.train's own step does not report the norm). A step is not finite when its logits, loss or gradient norm
-    are not, or when every clip's CTC loss is infinite (which asr.train.ctc_loss reports as 0); training stops
+    (asr.training.train's own step does not report the norm). A step is not finite when its logits, loss or gradient norm
+    are not, or when every clip's CTC loss is infinite (which asr.training.train.ctc_loss reports as 0); training stops
     after 5 such steps in a row.
     The optimizer is the package's (Adam, warm-up, cosine, global-norm clipping at train.clip_norm) or, with `sgd`,
     plain SGD at a constant train.learning_rate with the same clipping (0: none)."""
@@ -301,7 +302,7 @@ def clipping_run(name: str, cfg: config.Config, ds: Dataset, steps: int, folder:
         grads = tape.gradient(mean_loss, model.trainable_variables)
         norm = tf.linalg.global_norm(grads)
         optimizer.apply_gradients(zip(grads, model.trainable_variables))
-        # asr.train.ctc_loss returns 0 for an infinite loss (an impossible alignment): count those
+        # asr.training.train.ctc_loss returns 0 for an infinite loss (an impossible alignment): count those
         return mean_loss, norm, tf.reduce_all(tf.math.is_finite(logits)), tf.reduce_sum(tf.cast(loss == 0, tf.int32))
 
     records, epoch, bad, started = [], 0, 0, time.time()

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from asr.config import FeatureConfig
-from asr.data import encode_labels
+from asr.training.data import encode_labels
 from asr.features import fft_length, hop_samples, mel_filterbank, window_samples
 from asr.manifest import read_manifest
 from asr.phones import vocabulary

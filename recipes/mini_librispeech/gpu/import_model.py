@@ -12,9 +12,9 @@ import json
 import sys
 from pathlib import Path
 
-from asr import checkpoint
+from asr.training import checkpoint
 from asr import config as config_lib
-from asr.model import build_model, count_parameters
+from asr.training.keras_model import build_model, count_parameters
 from asr.phones import vocabulary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))

@@ -14,7 +14,7 @@ PREFIX = "acoustic_model"
 
 
 def keras_names(layers: int) -> list[str]:
-    """The weight names of asr's model.npz, in the model's creation order (asr.model.save_weights)."""
+    """The weight names of asr's model.npz, in the model's creation order (asr.training.keras_model.save_weights)."""
     names = [f"{PREFIX}/feature_mean", f"{PREFIX}/feature_std"]
     for i in range(layers):
         for direction in ("forward", "backward"):

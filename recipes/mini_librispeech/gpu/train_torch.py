@@ -35,7 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[3]))  # the repository: asr's modules without TensorFlow
 import layout  # noqa: E402
 from asr.audio import AudioError, change_speed, load_audio  # noqa: E402
-from asr.batching import make_batches, min_ctc_frames  # noqa: E402
+from asr.training.batching import make_batches, min_ctc_frames  # noqa: E402
 from asr.config import TrainConfig  # noqa: E402
 
 SPEEDS = (0.9, 1.0, 1.1)
@@ -48,7 +48,7 @@ def _decode(job):
     path, rate, speeds = job
     try:
         audio = load_audio(path, rate)
-    except AudioError as e:  # skipped, as asr.data.load_features skips it
+    except AudioError as e:  # skipped, as asr.training.data.load_features skips it
         return str(e)
     return [change_speed(audio, rate, s) for s in speeds]
 
@@ -96,7 +96,7 @@ def compute_features(args) -> None:
 # --- model ----------------------------------------------------------------------------------------------------
 
 class Model(nn.Module):
-    """asr.model.AcousticModel (bidirectional LSTM, no convolution), PyTorch layers; the padding is masked, as there."""
+    """asr.training.keras_model.AcousticModel (bidirectional LSTM, no convolution), PyTorch layers; the padding is masked, as there."""
 
     def __init__(self, num_mels: int, stack: int, units: int, layers: int, num_tokens: int, dropout: float):
         super().__init__()
@@ -170,7 +170,7 @@ class Split:
             print(f"skipped {skipped} clip(s) too short for their transcript", flush=True)
 
     def epoch_indices(self, rng) -> np.ndarray:
-        """Each clip once, at one of its speeds drawn at random (asr.train.Split.epoch_indices)."""
+        """Each clip once, at one of its speeds drawn at random (asr.training.train.Split.epoch_indices)."""
         return np.array([v[rng.integers(len(v))] for v in self.versions])
 
     def batch(self, indices):
@@ -183,7 +183,7 @@ class Split:
 
 def spec_augment(x, lengths, mean, rng: torch.Generator, freq_masks: int, freq_width: int, time_masks: int,
                  time_fraction: float):
-    """asr.train.spec_augment: random mel bands and time spans of each clip set to the mean feature."""
+    """asr.training.train.spec_augment: random mel bands and time spans of each clip set to the mean feature."""
     b, t, m = x.shape
     dev = x.device
     masked = torch.zeros(b, t, m, dtype=torch.bool, device=dev)
@@ -202,7 +202,7 @@ def spec_augment(x, lengths, mean, rng: torch.Generator, freq_masks: int, freq_w
 
 
 def ctc_loss(model, x, lengths, targets, target_lengths):
-    """Per-utterance CTC loss [b] (infinite ones zeroed, as asr.train.ctc_loss), logits, output lengths."""
+    """Per-utterance CTC loss [b] (infinite ones zeroed, as asr.training.train.ctc_loss), logits, output lengths."""
     logits, out_lengths = model(x, lengths)
     log_probs = logits.float().log_softmax(-1).transpose(0, 1)
     loss = nn.functional.ctc_loss(log_probs, targets.to(x.device), out_lengths.to(x.device),
@@ -253,7 +253,7 @@ def validate(model, split: Split, space_id: int) -> dict:
 # --- training -------------------------------------------------------------------------------------------------
 
 def learning_rate(step: int, peak: float, warmup: int, total: int, final_fraction: float) -> float:
-    """asr.train.make_optimizer's schedule: linear warm-up, then cosine decay to final_fraction of the peak."""
+    """asr.training.train.make_optimizer's schedule: linear warm-up, then cosine decay to final_fraction of the peak."""
     if step < warmup:
         return peak * step / warmup
     progress = min((step - warmup) / max(total - warmup, 1), 1.0)
@@ -291,7 +291,7 @@ def train(args) -> None:
                   args.dropout).to(device)
     if args.init:
         model.load_keras_weights(layout.read_model_npz(args.init))
-    else:  # asr.data.feature_stats over all training features (every speed)
+    else:  # asr.training.data.feature_stats over all training features (every speed)
         frames = torch.cat(train_split.features).float()
         model.mean.copy_(frames.mean(0))
         model.std.copy_(frames.std(0, unbiased=False).clamp(min=1e-3))

@@ -17,9 +17,9 @@ import tensorflow as tf
 from tqdm import tqdm
 
 from asr.audio import AudioError, change_speed, load_audio
-from asr.batching import make_batches, min_ctc_frames  # noqa: F401  (part of this module's API)
+from asr.training.batching import make_batches, min_ctc_frames  # noqa: F401  (part of this module's API)
 from asr.config import FeatureConfig
-from asr.features import log_mel
+from asr.training.features import log_mel
 from asr.manifest import read_manifest
 from asr.text import Vocabulary, normalize
 

@@ -19,13 +19,14 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from asr import checkpoint, distribute, metrics
+from asr import metrics
+from asr.training import checkpoint, distribute
 from asr import config as config_lib
 from asr.config import Config
-from asr.data import FeatureSet, batch_dataset, concatenate, encode_labels, feature_stats, load_features, \
+from asr.training.data import FeatureSet, batch_dataset, concatenate, encode_labels, feature_stats, load_features, \
     make_batches, min_ctc_frames
 from asr.decode import collapse
-from asr.model import AcousticModel, build_model, count_parameters, load_weights, output_lengths
+from asr.training.keras_model import AcousticModel, build_model, count_parameters, load_weights, output_lengths
 from asr.phones import vocabulary
 from asr.text import Vocabulary, normalize
 

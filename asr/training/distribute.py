@@ -5,7 +5,7 @@ Strategies (`train.strategy`, or `asr train --strategy`):
     mirrored      tf.distribute.MirroredStrategy: every GPU of this host (or the CPU when it has none)
     multi_worker  tf.distribute.MultiWorkerMirroredStrategy: the hosts named in the TF_CONFIG environment variable
 
-The global batch. A training step takes one batch of `asr.data.make_batches`, the same length-bucketed batch, in
+The global batch. A training step takes one batch of `asr.training.data.make_batches`, the same length-bucketed batch, in
 the same order, that single-device training takes: batch_frames and max_batch_size are global budgets. The batch
 is split along the batch axis into num_replicas_in_sync near-equal contiguous parts (`replica_parts`: replica r
 takes part r), each padded to its own longest clip and carrying its own feature and label lengths. Each worker
@@ -37,7 +37,7 @@ import numpy as np
 import tensorflow as tf
 
 from asr.config import STRATEGIES
-from asr.data import FeatureSet, pad_batch
+from asr.training.data import FeatureSet, pad_batch
 
 
 class StrategyError(Exception):
@@ -139,7 +139,7 @@ class AllReducedAdam(keras.optimizers.Adam):
     def __init__(self, **kwargs):
         if not hasattr(keras.optimizers.Adam, "_all_reduce_sum_gradients"):  # an error, not wrong gradients
             raise RuntimeError("this Keras version no longer all-reduces gradients in "
-                               "Optimizer._all_reduce_sum_gradients: asr.distribute.AllReducedAdam needs updating")
+                               "Optimizer._all_reduce_sum_gradients: asr.training.distribute.AllReducedAdam needs updating")
         super().__init__(**kwargs)
 
     def _all_reduce_sum_gradients(self, grads_and_vars):

@@ -50,7 +50,7 @@ def plot_alignment(transcriber, audio_path, out_png) -> Path:
     from asr.features import log_mel
     plt = _pyplot()
     samples = load_audio(audio_path, transcriber.sample_rate_hz)
-    features = log_mel(samples, transcriber.config.features).numpy()
+    features = log_mel(samples, transcriber.config.features)
     log_probs = transcriber.log_probs(samples)
     result = transcriber.decode(log_probs, len(samples) / transcriber.sample_rate_hz)
     hop_s = transcriber.config.features.hop_ms / 1000

@@ -1,12 +1,4 @@
-"""Directories that describe themselves.
-
-A model directory (what inference needs, nothing else):
-    config.json   the resolved Config
-    tokens.txt    the vocabulary, blank first (characters, or phone names for a model with tokens = "phones")
-    pronunciations.txt.gz  a phone model's: word -> phones (asr/phones.py)
-    model.npz     weights (float16), see model.save_weights
-    metrics.json  optional: measured scores and how they were measured
-    lexicon.txt   optional: the closed list of words the decoder may output (one per line)
+"""Writing model directories (asr.model_dir reads them), and training-state checkpoints.
 
 A training-state checkpoint (what resuming needs): checkpoints/step-NNNNNNN/ holding model.npz (float32),
 optimizer.npz and state.json. Every directory is written under a temporary name and renamed into place, so a
@@ -14,28 +6,20 @@ run killed at any moment leaves the previous checkpoint whole.
 """
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import json
 import os
 import shutil
-import zipfile
-import zlib
 from pathlib import Path
 
 import numpy as np
 
 from asr import config as config_lib
-from asr.models import CheckpointError, read_metrics  # noqa: F401  (part of this module's API)
-from asr.model import AcousticModel, build_model, load_weights, save_weights
-from asr.phones import PhoneVocabulary
+from asr.model_dir import (MODEL_FILES, CheckpointError, check_model_dir, json_object,  # noqa: F401  (its API)
+                           read_config, read_metrics, read_vocabulary)
+from asr.model_dir import reading as _reading
 from asr.text import Vocabulary
-
-MODEL_FILES = ("config.json", "tokens.txt", "model.npz")
-# What reading a damaged file raises: bad JSON, text or values, an npz that is truncated, garbled (zip, zlib,
-# a refused pickle) or short of an array, or one whose arrays do not fit the model.
-_DAMAGED = (ValueError, KeyError, IndexError, TypeError, AttributeError, OSError, EOFError, zipfile.BadZipFile,
-            zlib.error)
+from asr.training.keras_model import AcousticModel, KerasEnsemble, build_model, load_weights, save_weights
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # linux/fcntl.h
 
 
@@ -72,16 +56,6 @@ def _exchange(a: Path, b: Path) -> bool:
     return renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0
 
 
-@contextlib.contextmanager
-def _reading(file: Path, problem: str):
-    """Report a damaged `file` as one CheckpointError line: "<its folder>: <problem> (<file name>: <why>)"."""
-    try:
-        yield
-    except _DAMAGED as e:
-        why = " ".join(str(e).split()).removeprefix(f"{file}: ") or type(e).__name__
-        raise CheckpointError(f"{file.parent}: {problem} ({file.name}: {why})") from None
-
-
 def save_model_dir(path, cfg: config_lib.Config, vocab: Vocabulary, model: AcousticModel,
                    metrics: dict | None = None) -> None:
     def write(tmp: Path):
@@ -93,43 +67,34 @@ def save_model_dir(path, cfg: config_lib.Config, vocab: Vocabulary, model: Acous
     _atomic_dir(Path(path), write)
 
 
-def check_model_dir(path) -> Path:
-    path = Path(path)
-    if not path.is_dir():
-        raise CheckpointError(f"{path}: not a model directory")
-    missing = [name for name in MODEL_FILES if not (path / name).is_file()]
-    if missing:
-        raise CheckpointError(f"{path}: incomplete model directory, missing {', '.join(missing)}")
-    return path
-
-
 def load_model_dir(path) -> tuple[config_lib.Config, Vocabulary, AcousticModel]:
-    """Config, vocabulary and a float32 model with its weights, from a model directory (its own network only:
-    asr.ensemble adds the members an ensemble.json names)."""
+    """Config, vocabulary and a float32 Keras model with its weights, from a model directory (its own network
+    only: load_keras adds the members an ensemble.json names)."""
     cfg, model = load_network(path)
-    path = Path(path)
-    with _reading(path / "tokens.txt", "cannot load model"):
-        phones = cfg.model.tokens == "phones"
-        vocab = PhoneVocabulary.load_dir(path) if phones else Vocabulary.load(path / "tokens.txt")
-    return cfg, vocab, model
+    return cfg, read_vocabulary(path, cfg), model
 
 
 def load_network(path) -> tuple[config_lib.Config, AcousticModel]:
-    """Config and a float32 model with its weights, from a model directory, without reading its vocabulary."""
-    path = check_model_dir(path)
-    with _reading(path / "config.json", "cannot load model"):
-        cfg = config_lib.from_dict(_json_object(path / "config.json"))
+    """Config and a float32 Keras model with its weights, from a model directory, without its vocabulary."""
+    cfg = read_config(path)
+    with _reading(Path(path) / "config.json", "cannot load model"):
         model = build_model(cfg.model, cfg.features.num_mels)
-    with _reading(path / "model.npz", "cannot load model"):
-        load_weights(model, path / "model.npz")
+    with _reading(Path(path) / "model.npz", "cannot load model"):
+        load_weights(model, Path(path) / "model.npz")
     return cfg, model
 
 
-def _json_object(path: Path) -> dict:
-    value = json.loads(path.read_text())
-    if not isinstance(value, dict):
-        raise TypeError(f"expected a JSON object, got {type(value).__name__}")
-    return value
+def load_keras(path) -> tuple[config_lib.Config, Vocabulary, "AcousticModel | KerasEnsemble"]:
+    """A model directory's acoustic model in TensorFlow: its network, or a KerasEnsemble of it and the members
+    its ensemble.json names (checked to fit by asr.ensemble, as for inference)."""
+    from asr import ensemble
+
+    cfg, vocab, network = load_model_dir(path)
+    found = ensemble.members(path)
+    if len(found) == 1:
+        return cfg, vocab, network
+    ensemble.load(path, cfg)  # the same checks (and errors) as inference
+    return cfg, vocab, KerasEnsemble([network] + [load_network(p)[1] for p, _ in found[1:]], [w for _, w in found])
 
 
 def save_training_state(checkpoints_dir, step: int, model, optimizer, state: dict, keep: int) -> Path:
@@ -177,4 +142,4 @@ def restore_training_state(path, model, optimizer) -> dict:
         for var, value in zip(optimizer.variables, values):
             var.assign(value)
     with _reading(path / "state.json", "damaged checkpoint"):
-        return _json_object(path / "state.json")
+        return json_object(path / "state.json")

@@ -112,3 +112,29 @@ def load_weights(model: keras.Model, path, skip: tuple[str, ...] = ()) -> None:
             if tuple(value.shape) != tuple(w.shape):
                 raise ValueError(f"{path}: weight {names[i]} has shape {value.shape}, the model expects {w.shape}")
             w.assign(value.astype(w.dtype))
+
+
+class KerasEnsemble:
+    """AcousticModels called as one, in TensorFlow (asr.ensemble's NumpyEnsemble, for export and reference):
+    `ensemble(features, lengths)` returns (log posteriors, lengths) as an AcousticModel returns (logits,
+    lengths), so export takes either (a log-softmax leaves log posteriors as they are)."""
+
+    def __init__(self, networks, weights: list[float]):
+        self.networks, self.shares = list(networks), list(weights)
+
+    def __call__(self, features, lengths, training=False):
+        mixed, out_lengths = 0.0, None
+        for network, share in zip(self.networks, self.shares):
+            logits, out_lengths = network(features, lengths, training=training)
+            mixed += share * tf.nn.log_softmax(logits)
+        return tf.nn.log_softmax(mixed), out_lengths
+
+    @property
+    def weights(self) -> list:
+        """Every member's variables (what a SavedModel export tracks)."""
+        return [w for network in self.networks for w in network.weights]
+
+    @property
+    def trainable_weights(self) -> list:
+        """Every member's trainable variables (what asr.training.keras_model.count_parameters counts)."""
+        return [w for network in self.networks for w in network.trainable_weights]

@@ -8,15 +8,15 @@ Both formats have the same signature, "serving_default", one utterance per call:
             num_frames  int32   []                = frames: ceil(log-mel frames / subsampling)
 
 log_probs are what asr.decode takes: greedy_decode(log_probs, vocab, frame_s), beam_search(...); they equal
-asr.transcribe.Transcriber.keras_log_probs of the same model (exactly for a SavedModel; within 1e-4 for a
-float TFLite file; Transcriber.log_probs, which runs LSTM models in NumPy, within 1e-4 too). A waveform
+asr.training.reference.KerasReference's of the same model (exactly for a SavedModel; within 1e-4 for a
+float TFLite file; Transcriber.log_probs, which runs the networks in NumPy, within 1e-4 too). A waveform
 shorter than one analysis window (25 ms) gives 0 frames.
 
 Every export describes itself in a JSON document (sample rate, frame duration, token symbols, source model,
 quantization, output units): `assets.extra/asr.json` in a SavedModel directory, a metadata entry named "asr" in
 a TFLite file. A phone model (asr/phones.py) carries its pronunciations too, as pronunciations.txt.gz (in
 assets.extra/, or a metadata entry of that name), so a runtime can write words. `load_exported(path)` reads either
-format and returns an ExportedModel.
+format and returns an ExportedModel (asr.exported, which a runtime imports without TensorFlow).
 
 One utterance per call, not a padded batch with lengths: TF 2.21's TFLite converter lowers the Keras LSTM's
 while loop only when the batch size is static ("'tf.TensorListReserve' op requires element_shape to be static
@@ -42,27 +42,16 @@ from __future__ import annotations
 
 import json
 import shutil
-from collections.abc import Callable
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 
-from asr.decode import Hypothesis, greedy_decode
-from asr.phones import PHONES, PRONUNCIATIONS_FILE, PhoneVocabulary
-from asr.text import BLANK_SYMBOL, Vocabulary
+from asr.exported import (FORMATS, METADATA_NAME, METADATA_VERSION, QUANTIZE, SIGNATURE, ExportedModel,  # noqa: F401
+                          ExportError, load_exported, vocabulary)
+from asr.phones import PRONUNCIATIONS_FILE, PhoneVocabulary
+from asr.text import Vocabulary
 
-FORMATS = ("savedmodel", "tflite")
-QUANTIZE = ("none", "dynamic", "int8")
-SIGNATURE = "serving_default"
-METADATA_NAME = "asr"  # assets.extra/asr.json in a SavedModel; the metadata entry's name in a TFLite file
-METADATA_VERSION = 1
 FRONT_END_SCOPE = "log_mel"  # name scope of the front-end ops in the exported graph
-
-
-class ExportError(Exception):
-    """An export that cannot be made or a file that is not an asr export."""
 
 
 # Export ---------------------------------------------------------------------------------------------------------
@@ -71,7 +60,7 @@ def serving_function(model, features_cfg):
     """The exported computation as a tf.function: waveform [samples] -> {log_probs, num_frames}."""
     import tensorflow as tf
 
-    from asr.features import log_mel
+    from asr.training.features import log_mel
 
     @tf.function(input_signature=[tf.TensorSpec([None], tf.float32, name="waveform")])
     def serve(waveform):
@@ -156,18 +145,19 @@ def export(name_or_dir, fmt: str, out, quantize: str = "none", calibration_files
     calibration_files: audio files for `quantize="int8"` (read at the model's rate).
     Raises ExportError, FileNotFoundError (no such model), checkpoint.CheckpointError, audio.AudioError.
     """
-    from asr import checkpoint, ensemble, models
+    from asr import models
     from asr.audio import load_audio
+    from asr.training import checkpoint
+    from asr.training.keras_model import KerasEnsemble
 
     if fmt not in FORMATS:
         raise ExportError(f"unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
     if fmt == "savedmodel" and quantize != "none":
         raise ExportError("quantization is for tflite; a SavedModel is exported in float32")
     model_dir = models.resolve(name_or_dir)
-    cfg, vocab, network = checkpoint.load_model_dir(model_dir)
-    model = ensemble.load(model_dir, cfg, network)  # an ensemble's members are averaged inside the graph
+    cfg, vocab, model = checkpoint.load_keras(model_dir)  # an ensemble's members are averaged inside the graph
     meta = metadata(str(name_or_dir or models.DEFAULT_MODEL), cfg, vocab, fmt, quantize)
-    if isinstance(model, ensemble.Ensemble):
+    if isinstance(model, KerasEnsemble):
         meta["ensemble"] = {"networks": len(model.networks), "weights": model.shares}
     pronunciations = (model_dir / PRONUNCIATIONS_FILE).read_bytes() if isinstance(vocab, PhoneVocabulary) else None
     if fmt == "savedmodel":
@@ -277,104 +267,3 @@ def _with_metadata(flatbuffer: bytes, entries: dict[str, bytes]) -> bytes:
         entry.name, entry.buffer = name, len(model.buffers) - 1
         model.metadata = [*(model.metadata or []), entry]
     return flatbuffer_utils.convert_object_to_bytearray(model)
-
-
-# Load -----------------------------------------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class ExportedModel:
-    """An exported model, loaded: waveform -> log posteriors, and greedy transcription."""
-
-    path: Path
-    meta: dict
-    run: Callable[[np.ndarray], np.ndarray]  # waveform float32 [samples] -> log_probs float32 [frames, tokens]
-    pronunciations: bytes | None = None  # a phone model's (PRONUNCIATIONS_FILE)
-
-    @property
-    def sample_rate_hz(self) -> int:
-        return self.meta["sample_rate_hz"]
-
-    @property
-    def frame_s(self) -> float:
-        return self.meta["frame_s"]
-
-    @cached_property
-    def vocab(self) -> Vocabulary:
-        return vocabulary(self.meta["tokens"], self.pronunciations, self.path)
-
-    def log_probs(self, samples: np.ndarray) -> np.ndarray:
-        """Per-frame log posteriors [frames, tokens] of float32 mono samples at the model rate."""
-        return self.run(np.asarray(samples, np.float32))
-
-    def transcribe(self, samples: np.ndarray) -> Hypothesis:
-        """Greedy transcript of float32 mono samples at the model rate (a phone model's pronunciations written as
-        the dictionary's words)."""
-        hypothesis = greedy_decode(self.log_probs(samples), self.vocab, self.frame_s)
-        if isinstance(self.vocab, PhoneVocabulary):
-            return hypothesis.with_words(self.vocab.word_for(s) for s in hypothesis.text.split())
-        return hypothesis
-
-
-def vocabulary(tokens: list[str], pronunciations: bytes | None = None, path="export") -> Vocabulary:
-    """The Vocabulary of an export's token symbols: characters, or phones with their pronunciations."""
-    if not tokens or tokens[0] != BLANK_SYMBOL:
-        raise ExportError(f"{path}: the first token must be {BLANK_SYMBOL}")
-    if tokens[1:] != [" ", *PHONES]:  # PhoneVocabulary.symbols()
-        return Vocabulary("".join(tokens[1:]))
-    if pronunciations is None:
-        raise ExportError(f"{path}: a phone model without its pronunciations ({PRONUNCIATIONS_FILE})")
-    return PhoneVocabulary.from_gz(pronunciations)
-
-
-def load_exported(path) -> ExportedModel:
-    """A SavedModel directory or a TFLite file written by `export`."""
-    path = Path(path)
-    if path.is_dir():
-        return _load_savedmodel(path)
-    if path.is_file():
-        return _load_tflite(path)
-    raise ExportError(f"{path}: no such file or directory")
-
-
-def _load_savedmodel(path: Path) -> ExportedModel:
-    import tensorflow as tf
-
-    meta_file = path / "assets.extra" / f"{METADATA_NAME}.json"
-    if not meta_file.is_file():
-        raise ExportError(f"{path}: not an asr SavedModel (no assets.extra/{METADATA_NAME}.json)")
-    serve = tf.saved_model.load(str(path)).signatures[SIGNATURE]
-
-    def run(samples):
-        return serve(waveform=tf.constant(samples))["log_probs"].numpy()
-    pronunciations = path / "assets.extra" / PRONUNCIATIONS_FILE
-    return ExportedModel(path, json.loads(meta_file.read_text()), run,
-                         pronunciations.read_bytes() if pronunciations.is_file() else None)
-
-
-def _load_tflite(path: Path) -> ExportedModel:
-    from ai_edge_litert.interpreter import Interpreter
-
-    content = path.read_bytes()
-    entries = _read_metadata(content, path)
-    if METADATA_NAME not in entries:
-        raise ExportError(f"{path}: not an asr TFLite export (no {METADATA_NAME!r} metadata)")
-    runner = Interpreter(model_content=content).get_signature_runner(SIGNATURE)
-
-    def run(samples):
-        return runner(waveform=samples)["log_probs"]
-    return ExportedModel(path, json.loads(entries[METADATA_NAME]), run, entries.get(PRONUNCIATIONS_FILE))
-
-
-def _read_metadata(content: bytes, path) -> dict[str, bytes]:
-    """The metadata entries of a TFLite file: name -> data."""
-    from ai_edge_litert import schema_py_generated as schema
-
-    try:
-        model = schema.Model.GetRootAs(content, 0)
-        entries = {}
-        for i in range(model.MetadataLength()):
-            entry = model.Metadata(i)
-            entries[entry.Name().decode()] = model.Buffers(entry.Buffer()).DataAsNumpy().tobytes()
-        return entries
-    except Exception as e:  # noqa: BLE001 - flatbuffers raises anything on a file that is not TFLite
-        raise ExportError(f"{path}: not a TFLite file ({type(e).__name__})") from None

@@ -1,5 +1,5 @@
 """Length-bucketed batches and the CTC length bound: NumPy only, so that code without TensorFlow (the PyTorch
-trainer of recipes/mini_librispeech/gpu/) batches exactly as asr.train does. asr.data re-exports both."""
+trainer of recipes/mini_librispeech/gpu/) batches exactly as asr.training.train does. asr.training.data re-exports both."""
 from __future__ import annotations
 
 import numpy as np
