@@ -13,6 +13,9 @@ milliseconds. `tables/` in a model directory holds one folder per table, each a 
 
 A table is used only while its sources are unchanged; otherwise (or with no tables/) everything is built from
 the source files as before, with the same results, only slower.
+
+Packing also stores the weights (model.npz, and each ensemble member's) without zip compression: float16
+weights compress by 8 %, and inflating them took a fifth of a second of the default model's start.
 """
 from __future__ import annotations
 
@@ -175,8 +178,12 @@ def pack(model_dir) -> dict[str, int]:
     from asr.phones import PRONUNCIATIONS_FILE, PhoneVocabulary, read_cmudict
     from asr.recognizer import LM_FILE, LM_MIX_FILE
 
+    from asr import ensemble
+
     model_dir = Path(model_dir)
     cfg = model_dirs.read_config(model_dir)
+    for network_dir, _ in ensemble.members(model_dir):
+        store_uncompressed(network_dir / "model.npz")
     built: dict[str, tuple[list[str], dict[str, np.ndarray]]] = {}
     if cfg.model.tokens == "phones":
         vocab = PhoneVocabulary(read_cmudict(model_dir / PRONUNCIATIONS_FILE))
@@ -214,6 +221,20 @@ def pack(model_dir) -> dict[str, int]:
             sources.append(PRONUNCIATIONS_FILE)
         built[f"decoding-{lm_file}"] = (sources, arrays)
     return _write(model_dir, built)
+
+
+def store_uncompressed(path: Path) -> bool:
+    """Rewrite an npz with its arrays stored, not deflated (the same arrays; a no-op when already so)."""
+    import zipfile
+    with zipfile.ZipFile(path) as archive:
+        if all(info.compress_type == zipfile.ZIP_STORED for info in archive.infolist()):
+            return False
+    with np.load(path) as data:
+        arrays = {name: data[name] for name in data.files}
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, **arrays)
+    os.replace(tmp, path)
+    return True
 
 
 def _write(model_dir: Path, built: dict) -> dict[str, int]:

@@ -171,7 +171,13 @@ def test_asr_pack_writes_tables_that_are_used_and_dropped_when_a_source_changes(
     model_dir = tmp_path / "m"
     shutil.copytree(unpacked_english, model_dir)
     assert tables.phone_vocabulary(model_dir) is None
+    np.savez_compressed(model_dir / "model.npz", **dict(np.load(unpacked_english / "model.npz")))
     assert main(["pack", str(model_dir)]) == 0
+    import zipfile
+    with zipfile.ZipFile(model_dir / "model.npz") as stored:  # the weights stored, not deflated: the same arrays
+        assert {info.compress_type for info in stored.infolist()} == {zipfile.ZIP_STORED}
+    with np.load(model_dir / "model.npz") as got, np.load(unpacked_english / "model.npz") as expected:
+        assert got.files == expected.files and all(np.array_equal(got[k], expected[k]) for k in got.files)
     manifest = json.loads((model_dir / "tables" / "manifest.json").read_text())
     assert {"pronunciations", "arpa-lm.arpa.gz", "sphinx-en-us", "decoding-lm.json"} <= set(manifest["tables"])
     assert isinstance(tables.phone_vocabulary(model_dir), PhoneVocabulary)
