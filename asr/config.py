@@ -8,7 +8,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STRATEGIES = ("default", "mirrored", "multi_worker")  # train.strategy; see asr/distribute.py
+STRATEGIES = ("default", "mirrored", "multi_worker")  # train.strategy; see asr/training/distribute.py
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ class TrainConfig:
     # features at each speed are computed once and cached); 1.0 alone turns it off
     speeds: tuple[float, ...] = (1.0,)
     # "default" (one device), "mirrored" (this host's GPUs) or "multi_worker" (hosts in TF_CONFIG); the batch
-    # budgets above stay global, split over the replicas (asr/distribute.py). How to run, not what to train: a
+    # budgets above stay global, split over the replicas (asr/training/distribute.py). How to run, not what to train: a
     # run may resume under another strategy.
     strategy: str = "default"
 

@@ -5,7 +5,7 @@
 Both runs are `asr train` on the same data and configuration: the model of recipes/mini_librispeech/config.toml
 (4-frame stacking + 3 x BiLSTM-256, bf16), on the three LibriSpeech clips of samples/ repeated `--copies` times,
 in global batches of at most BATCH_FRAMES feature frames; the two workers split each global batch between them
-(asr/distribute.py). Figures come from the chief's train_log.jsonl: audio seconds trained per wall second in each
+(asr/training/distribute.py). Figures come from the chief's train_log.jsonl: audio seconds trained per wall second in each
 epoch (training steps only: no start-up, validation or checkpoints), and the median over the epochs after the
 first (which traces the step). On one machine the two workers share its cores, so this measures the cost of
 distribution (two processes, gradient all-reduce over gRPC), not a speed-up.

@@ -1,5 +1,5 @@
 """The acoustic model in NumPy (asr.numpy_model, what Transcriber.log_probs runs) against the same model in
-TensorFlow (Transcriber.keras_log_probs), per shipped model, on the same audio in one process.
+TensorFlow (asr.training.reference.KerasReference), per shipped model, on the same audio in one process.
 
     python benchmarks/numpy_model.py [--models english-phones ...] [--seconds 60] [--repeats 5]
 
@@ -22,6 +22,7 @@ from run import DIGIT_SAMPLES, ENGLISH_SAMPLES, interleaved_seconds, load_clips,
 def main() -> None:
     import asr
     from asr.models import shipped
+    from asr.training.reference import KerasReference
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--models", nargs="+", default=shipped())
     parser.add_argument("--seconds", type=float, default=60.0)
@@ -31,10 +32,11 @@ def main() -> None:
     print("| --- | --- | --- | --- | --- | --- | --- |")
     for name in args.models:
         model = asr.load_model(name)
+        reference = KerasReference(model.model_dir)
         clips = DIGIT_SAMPLES if name.startswith("digits") else ENGLISH_SAMPLES
         wave = tile_to(np.concatenate(load_clips(clips, model.sample_rate_hz)), args.seconds, model.sample_rate_hz)
-        out = {"tf": model.keras_log_probs(wave), "numpy": model.log_probs(wave)}
-        times = interleaved_seconds({"tf": lambda: model.keras_log_probs(wave), "numpy": lambda: model.log_probs(wave)},
+        out = {"tf": reference.log_probs(wave), "numpy": model.log_probs(wave)}
+        times = interleaved_seconds({"tf": lambda: reference.log_probs(wave), "numpy": lambda: model.log_probs(wave)},
                                     args.repeats)
         tf_rtf, np_rtf = (statistics.median(times[side]) / args.seconds for side in ("tf", "numpy"))
         agree = float((out["tf"].argmax(1) == out["numpy"].argmax(1)).mean())

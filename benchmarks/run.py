@@ -106,12 +106,14 @@ def _load_average() -> list[float] | None:
 # 1. Front end --------------------------------------------------------------------------------------------------
 
 def bench_front_end(duration_s: float, repeats: int) -> dict:
-    """asr.features.log_mel (eager, as the feature cache calls it; and in a tf.function, as the Transcriber does)
-    against librosa with the same framing, on real speech tiled to `duration_s`."""
+    """asr.features.log_mel (NumPy, what transcription runs) and its tf.signal twin (eager, as the feature cache
+    calls it; in a tf.function, as an export runs it) against librosa with the same framing, on real speech tiled
+    to `duration_s`."""
     import librosa
     import tensorflow as tf
     from asr.config import FeatureConfig
     from asr.features import fft_length, hop_samples, log_mel, window_samples
+    from asr.training.features import log_mel as tf_log_mel
 
     cfg = FeatureConfig()
     win, hop, n_fft = window_samples(cfg), hop_samples(cfg), fft_length(cfg)
@@ -127,13 +129,14 @@ def bench_front_end(duration_s: float, repeats: int) -> dict:
             fmin=cfg.min_hz, fmax=cfg.max_hz)
         return np.log(mel.T + cfg.log_floor)
 
-    graph_log_mel = tf.function(lambda x: log_mel(x, cfg), input_signature=[tf.TensorSpec([None], tf.float32)])
+    graph_log_mel = tf.function(lambda x: tf_log_mel(x, cfg), input_signature=[tf.TensorSpec([None], tf.float32)])
     candidates = {
-        "asr.features.log_mel (eager)": lambda: log_mel(samples, cfg).numpy(),
-        "asr.features.log_mel (tf.function)": lambda: graph_log_mel(tf.constant(samples)).numpy(),
+        "asr.features.log_mel (NumPy)": lambda: log_mel(samples, cfg),
+        "asr.training.features.log_mel (eager)": lambda: tf_log_mel(samples, cfg).numpy(),
+        "asr.training.features.log_mel (tf.function)": lambda: graph_log_mel(tf.constant(samples)).numpy(),
         f"librosa {librosa.__version__} melspectrogram + log": run_librosa,
     }
-    ours, reference = candidates["asr.features.log_mel (eager)"](), run_librosa()
+    ours, reference = candidates["asr.features.log_mel (NumPy)"](), run_librosa()
     common = min(len(ours), len(reference))
     rows = []
     for name, fn in candidates.items():

@@ -1,17 +1,17 @@
-"""Start-up and memory of transcription, as a user meets them: whole `asr` processes, timed from outside.
+"""Start-up of transcription as a user meets it: whole `asr transcribe` processes, timed from outside.
 
-    python benchmarks/startup.py                    # cold start and long-file memory -> benchmarks/startup.json
+    python benchmarks/startup.py                    # cold start -> benchmarks/startup.json
     python benchmarks/startup.py --install          # also the size of a plain `pip install .` in a new venv
-    python benchmarks/startup.py --quick --out X    # 2 runs, 1-minute file: checks the script works
+    python benchmarks/startup.py --quick --out X    # 2 runs: checks the script works
 
 Figures:
 - cold start: `asr transcribe samples/librispeech-2428-83699-0011.opus` (2.6 s clip, default model), wall
   seconds and peak RSS of the process (the kernel's accounting, os.wait4), median of `--runs` after one untimed
   run (which leaves the files in the page cache, as a second use of the command finds them);
-- long files: peak RSS of `asr transcribe` on 10, 30 and 60 minutes of speech (the LibriSpeech clips of samples/
-  tiled, with a second of silence between copies, written as 16 kHz FLAC), with the wall time;
 - install: megabytes of site-packages of a fresh venv after `pip install .` (what a user downloads and unpacks),
-  with TensorFlow's presence checked.
+  the seconds pip took from this machine's package cache, whether TensorFlow came with it, and the same cold
+  start with that venv's `asr` command (a non-editable install, as a user has).
+Memory on long files is benchmarks/long_audio.py's.
 """
 from __future__ import annotations
 
@@ -25,9 +25,6 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-
-import numpy as np
-import soundfile
 
 REPO = Path(__file__).resolve().parents[1]
 SAMPLE = REPO / "samples" / "librispeech-2428-83699-0011.opus"
@@ -46,8 +43,15 @@ def asr_command() -> list[str]:
     return [sys.executable, "-m", "asr.cli"]
 
 
-def cold_start(runs: int) -> dict:
-    argv = asr_command() + ["transcribe", str(SAMPLE), "--quiet"]
+def cpu_name() -> str:
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").is_file() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def cold_start(runs: int, asr: list[str]) -> dict:
+    argv = asr + ["transcribe", str(SAMPLE), "--quiet"]
     run_process(argv)  # untimed: the page cache now holds the model, as on a second use
     results = [run_process(argv) for _ in range(runs)]
     assert all(code == 0 for _, _, code in results), results
@@ -58,32 +62,7 @@ def cold_start(runs: int) -> dict:
             "peak_rss_mb": {"median": round(statistics.median(rss), 1), "max": round(max(rss), 1)}}
 
 
-def long_file(minutes: float, folder: Path) -> Path:
-    """`minutes` of speech: the LibriSpeech samples and a second of silence, repeated, as 16 kHz FLAC."""
-    from asr.audio import load_audio
-    clips = [load_audio(p) for p in sorted((REPO / "samples").glob("librispeech-*.opus"))]
-    unit = np.concatenate([part for clip in clips for part in (clip, np.zeros(16000, np.float32))])
-    copies = int(np.ceil(minutes * 60 * 16000 / len(unit)))
-    path = folder / f"long-{minutes:g}min.flac"
-    with soundfile.SoundFile(path, "w", 16000, 1, format="FLAC") as f:
-        for _ in range(copies):
-            f.write(unit)
-    return path
-
-
-def long_files(minutes: list[float]) -> list[dict]:
-    out = []
-    with tempfile.TemporaryDirectory() as tmp:
-        for m in minutes:
-            path = long_file(m, Path(tmp))
-            wall, rss, code = run_process(asr_command() + ["transcribe", str(path), "--quiet"])
-            assert code == 0, code
-            out.append({"minutes": m, "peak_rss_mb": round(rss, 1), "wall_s": round(wall, 1),
-                        "rtf": round(wall / (soundfile.info(path).duration), 4)})
-    return out
-
-
-def install_size() -> dict:
+def install_size(runs: int) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         venv = Path(tmp) / "venv"
         subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
@@ -94,27 +73,25 @@ def install_size() -> dict:
         site = next((venv / "lib").glob("python*/site-packages"))
         size = sum(f.stat().st_size for f in site.rglob("*") if f.is_file())
         has_tf = subprocess.run([str(python), "-c", "import tensorflow"], capture_output=True).returncode == 0
-        wall, rss, code = run_process([str(venv / "bin" / "asr"), "transcribe", str(SAMPLE), "--quiet"])
         return {"site_packages_mb": round(size / 1e6, 1), "pip_install_s": round(seconds, 1),
-                "tensorflow_installed": has_tf, "transcribes": code == 0}
+                "tensorflow_installed": has_tf, "cold_start": cold_start(runs, [str(venv / "bin" / "asr")])}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(REPO / "benchmarks" / "startup.json"))
     parser.add_argument("--runs", type=int, default=5)
-    parser.add_argument("--minutes", type=float, nargs="+", default=[10, 30, 60])
     parser.add_argument("--install", action="store_true", help="also measure a plain install in a new venv")
-    parser.add_argument("--quick", action="store_true", help="2 runs and a 1-minute file: checks the script")
+    parser.add_argument("--quick", action="store_true", help="2 runs: checks the script works")
     args = parser.parse_args()
     if args.quick:
-        args.runs, args.minutes = 2, [1]
-    result = {"machine": {"cpu": platform.processor() or platform.machine(), "cores": os.cpu_count(),
+        args.runs = 2
+    result = {"machine": {"cpu": cpu_name(), "cores": os.cpu_count(),
                           "python": platform.python_version(), "load_average": os.getloadavg()[0],
                           "date": time.strftime("%Y-%m-%d")},
-              "cold_start": cold_start(args.runs), "long_files": long_files(args.minutes)}
+              "cold_start": cold_start(args.runs, asr_command())}
     if args.install:
-        result["install"] = install_size()
+        result["install"] = install_size(args.runs)
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
     return 0

@@ -20,7 +20,7 @@ def test_quick_benchmark_writes_all_sections(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "| asr.features.log_mel (eager) |" in done.stdout  # the markdown report is printed
+    assert "| asr.features.log_mel (NumPy) |" in done.stdout  # the markdown report is printed
     results = json.loads(out.read_text())
 
     assert results["quick"] is True
@@ -28,7 +28,7 @@ def test_quick_benchmark_writes_all_sections(tmp_path):
     assert results["machine"]["tensorflow"]
 
     front_end = results["front_end"]["results"]
-    assert len(front_end) == 3
+    assert len(front_end) == 4
     assert all(positive(r["median_s"]) and positive(r["audio_s_per_s"]) for r in front_end)
     assert results["front_end"]["max_log_difference_vs_librosa"] < 1e-3  # the same computation is being timed
 
@@ -78,3 +78,13 @@ def test_streaming_benchmark_runs_and_reports_latency(tmp_path):
         assert 0 < r["event_interval_ms"]["median"] < 1000 and positive(r["compute_rtf_per_stream"])
         # agreement with offline is for the benchmark to report (accuracy is tests/test_streaming.py's job)
         assert 0 <= r["identical_to_offline"] <= r["clips"] and r["finals_vs_offline_wer"] is not None
+
+
+def test_startup_benchmark_measures_cold_start(tmp_path):
+    out = tmp_path / "startup.json"
+    done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "startup.py"), "--quick", "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    result = json.loads(out.read_text())
+    assert result["cold_start"]["runs"] == 2
+    assert positive(result["cold_start"]["wall_s"]["median"]) and positive(result["cold_start"]["peak_rss_mb"]["max"])

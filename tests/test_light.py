@@ -217,3 +217,17 @@ def test_jobs_must_be_positive(capsys):
     from asr.cli import main
     assert main(["transcribe", str(DIGIT), "--jobs", "0"]) == 2
     assert "--jobs must be at least 1" in capsys.readouterr().err
+
+
+def test_every_file_of_the_shipped_models_is_package_data():
+    """A plain `pip install .` carries what loading needs, the tables included (else start-up parses again)."""
+    import fnmatch
+    import tomllib
+    patterns = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
+        "asr.models"]
+    files = [p.relative_to(models.SHIPPED_DIR).as_posix() for p in models.SHIPPED_DIR.rglob("*")
+             if p.is_file() and "__pycache__" not in p.parts and p.name != "__init__.py"]
+    assert any(f.startswith(f"{models.DEFAULT_MODEL}/tables/") for f in files)
+    missing = [f for f in files if not any(fnmatch.fnmatch(f, pattern) and f.count("/") == pattern.count("/")
+                                           for pattern in patterns)]
+    assert missing == []

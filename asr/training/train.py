@@ -1,7 +1,7 @@
 """Training: CTC on cached, length-bucketed features, with checkpoints that resume mid-epoch.
 
 Read top to bottom: prepare_data -> make_optimizer -> train_step (one device, or split over the replicas of a
-tf.distribute strategy: asr/distribute.py) -> train_one_epoch -> validate -> run.
+tf.distribute strategy: asr/training/distribute.py) -> train_one_epoch -> validate -> run.
 """
 from __future__ import annotations
 
@@ -281,7 +281,7 @@ class Trainer:
     """Holds one run's model, optimizer, data and output folder; `run()` trains to the configured epochs.
 
     Under a multi-worker strategy every worker builds a Trainer with the same arguments; only the chief writes
-    (see asr/distribute.py). `strategy`: a tf.distribute strategy to use instead of the one cfg.train names."""
+    (see asr/training/distribute.py). `strategy`: a tf.distribute strategy to use instead of the one cfg.train names."""
 
     def __init__(self, cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, log=print,
                  strategy: tf.distribute.Strategy | None = None):

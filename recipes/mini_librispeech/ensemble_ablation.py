@@ -19,10 +19,9 @@ import itertools
 import jiwer
 from tqdm import tqdm
 
-import tensorflow as tf
 
 from asr import metrics
-from asr.training import checkpoint
+from asr import model_dir as model_dirs
 from asr.audio import load_audio
 from asr.decode import beam_search, collapse
 from asr.ensemble import combine
@@ -30,7 +29,6 @@ from asr.features import log_mel
 from asr.fusion import LanguageModelScore, homophones_of, lm_lexicon
 from asr.manifest import read_manifest
 from asr.mixlm import load_lm
-from asr.numpy_model import NumpyAcousticModel
 from asr.phones import PhoneVocabulary
 
 
@@ -46,10 +44,9 @@ def main(argv=None) -> int:
     utterances = read_manifest(args.manifest)
     posteriors = {}
     for model_dir in args.model_dirs:
-        cfg, network = checkpoint.load_network(model_dir)  # the directory's own network, never its ensemble
-        run = NumpyAcousticModel(network)
+        cfg, run = model_dirs.load_network(model_dir)  # the directory's own network, never its ensemble
         posteriors[model_dir] = [
-            run(log_mel(tf.constant(load_audio(u.audio, cfg.features.sample_rate_hz)), cfg.features).numpy())
+            run(log_mel(load_audio(u.audio, cfg.features.sample_rate_hz), cfg.features))
             for u in tqdm(utterances, desc=model_dir, unit="clip")]
     vocab = PhoneVocabulary.load_dir(args.model_dirs[0])
     frame_s = cfg.features.hop_ms / 1000 * cfg.model.subsampling

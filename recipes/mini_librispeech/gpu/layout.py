@@ -1,4 +1,4 @@
-"""The acoustic model's weights in two layouts: asr's (Keras: model.npz, asr/model.py) and PyTorch's (nn.LSTM and
+"""The acoustic model's weights in two layouts: asr's (Keras: model.npz, asr/training/keras_model.py) and PyTorch's (nn.LSTM and
 nn.Linear in train_torch.py). NumPy only, so both the GPU machine (PyTorch, no TensorFlow) and asr can use it.
 
 Keras LSTM: kernel [in, 4u], recurrent_kernel [u, 4u], one bias [4u]; gates in the order i, f, c, o.

@@ -1,7 +1,7 @@
 """Train the offline phone model (BiLSTM-CTC) with PyTorch, for a session lent a GPU machine that has PyTorch and
-no TensorFlow. The same model as asr/model.py (normalise, stack frames, bidirectional LSTMs, dropout, linear
+no TensorFlow. The same model as asr/training/keras_model.py (normalise, stack frames, bidirectional LSTMs, dropout, linear
 output), the same front end as asr/features.py (its filterbank and settings come in export_data.py's frontend.npz),
-labels, speed perturbation, SpecAugment, batching and learning-rate schedule as asr/train.py. import_model.py
+labels, speed perturbation, SpecAugment, batching and learning-rate schedule as asr/training/train.py. import_model.py
 turns what it writes into an asr model directory; it runs on a CPU too (slowly).
 
 Two steps, so that audio too large for one upload can arrive in parts:
