@@ -105,6 +105,7 @@ class NumpyEnsemble:
 
     def __init__(self, networks, weights: list[float]):
         self.networks, self.shares = list(networks), list(weights)
+        self.parameters = sum(network.parameters for network in self.networks)
 
     def __call__(self, features: np.ndarray) -> np.ndarray:
         return combine([network(features) for network in self.networks], self.shares)

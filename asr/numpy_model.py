@@ -9,7 +9,7 @@ product over all frames, and only the recurrence loops, in NumPy; on the project
 shipped models' acoustic models 2-9 times faster than TensorFlow (benchmarks/numpy_model.py). The same
 recurrences run the streaming models frame by frame (asr.stream_model). Results equal the Keras model's `call`
 (training=False) to float32 rounding: tests/test_numpy_model.py and tests/test_streaming.py compare them.
-Training and export keep TensorFlow.
+Training and export keep TensorFlow (asr.training).
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class NumpyAcousticModel:
         if len(arrays) != expected:
             raise ValueError(f"{len(arrays)} weight arrays, the model's configuration needs {expected}: the config "
                              "does not match these weights")
+        self.parameters = int(sum(np.size(w) for w in arrays[2:]))  # trainable: all but the normalisation
         self.mean, self.std = (np.asarray(w, np.float32) for w in arrays[:2])
         rest = arrays[2:]
         self.conv = None

@@ -1,9 +1,8 @@
-"""Everything between acoustic posteriors and a transcript, free of TensorFlow: decoding settings (beam, lexicon,
+"""Everything between acoustic posteriors and a transcript: decoding settings (beam, lexicon,
 word LM, hotwords), long-audio segmentation, and the typed result.
 
 `Recognizer` is fed by a subclass that supplies `log_probs(samples)`: `asr.transcribe.Transcriber` (a model
-directory, run by TensorFlow) or `ExportedTranscriber` here (a TFLite file written by `asr export`, run by
-LiteRT, for processes that should not load TensorFlow).
+directory, run in NumPy) or `ExportedTranscriber` here (a TFLite file written by `asr export`, run by LiteRT).
 """
 from __future__ import annotations
 
@@ -142,8 +141,8 @@ class Recognizer:
 
     def streaming(self):
         """The acoustic model's streaming step (see asr.stream_model), for asr.streaming.StreamingTranscriber."""
-        raise ValueError("this model cannot stream: streaming needs a unidirectional model directory run by "
-                         "TensorFlow (the shipped 'english-stream' or 'digits-stream')")
+        raise ValueError("this model cannot stream: streaming needs a unidirectional model directory, not an "
+                         "export (the shipped 'english-stream' or 'digits-stream')")
 
     def _load_priors(self):
         """The model's log token priors (asr.priors), which a non-zero prior_scale needs."""

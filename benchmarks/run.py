@@ -194,7 +194,6 @@ def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
     """RTF of one shipped model: acoustic model alone, then transcribe() greedy and with beam search."""
     import asr
     from asr import ensemble, models
-    from asr.training.keras_model import count_parameters
 
     greedy = asr.load_model(name, beam_width=1, use_lexicon=False, lm=False)
     beam = asr.load_model(name, beam_width=BEAM_WIDTH, lm=False)
@@ -203,11 +202,11 @@ def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
     clips = load_clips(DIGIT_SAMPLES if name in DIGIT_MODELS else ENGLISH_SAMPLES, rate)
     inputs = [(f"{len(clips)} sample clips", clips)]
     inputs += [(f"samples tiled to {s:g} s", [tile_to(np.concatenate(clips), s, rate)]) for s in long_inputs_s]
-    common = {"model": name, "parameters": count_parameters(greedy.model),
+    common = {"model": name, "parameters": greedy.model.parameters,
               "model_npz_bytes": ensemble.weights_bytes(models.resolve(name)),  # an ensemble's: all networks
               "beam": f"{beam.beam_width}" + (" + lexicon" if beam.lexicon else ""),
               "default": (f"beam {default.beam_width}" + (" + word LM" if default.lm else "")
-                          + (f" + lexicon of {len(default.lexicon.words):,} words" if default.lexicon else ""))}
+                          + (f" + lexicon of {len(default.lexicon):,} words" if default.lexicon else ""))}
     rows = []
     for label, waveforms in inputs:
         audio_s = sum(len(w) for w in waveforms) / rate

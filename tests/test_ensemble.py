@@ -142,5 +142,5 @@ def test_an_ensemble_counts_every_network_s_parameters_and_weights(pair):
     from asr.training.keras_model import count_parameters
     own = pair[0]
     alone = [count_parameters(load_network(path)[1]) for path in (own, own / "other")]
-    assert count_parameters(load_keras(own)[2]) == sum(alone)
+    assert count_parameters(load_keras(own)[2]) == sum(alone) == Transcriber(own, lm=False).model.parameters
     assert ensemble.weights_bytes(own) == sum((p / "model.npz").stat().st_size for p in (own, own / "other"))
