@@ -16,6 +16,7 @@ import soundfile
 import soxr
 
 MODEL_SAMPLE_RATE_HZ = 16000
+MIN_SAMPLE_RATE_HZ = 4000  # below this a recording cannot hold the speech band (telephone audio is 8 kHz)
 # Suffixes of the container formats libsndfile reads; keep in sync with soundfile.available_formats().
 AUDIO_SUFFIXES = frozenset({
     ".wav", ".flac", ".ogg", ".opus", ".oga", ".mp3", ".aiff", ".aif", ".au", ".caf", ".w64", ".rf64",
@@ -24,6 +25,28 @@ RESAMPLE_QUALITY = "HQ"
 
 _READ_ERRORS = (soundfile.SoundFileError, RuntimeError, OSError, ValueError)
 _PCM_SCALES = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}
+
+
+class AudioWarning(UserWarning):
+    """Audio that is used, but not as given: float samples outside [-1, 1], clipped."""
+
+
+def check_sample_rate(rate_hz, what="sample_rate") -> None:
+    """ValueError unless `rate_hz` is a whole number of at least MIN_SAMPLE_RATE_HZ."""
+    if isinstance(rate_hz, bool) or not isinstance(rate_hz, (int, np.integer)) or rate_hz < MIN_SAMPLE_RATE_HZ:
+        raise ValueError(f"{what} {rate_hz!r} Hz is too low to hold speech or not a whole number of Hz "
+                         f"(at least {MIN_SAMPLE_RATE_HZ} Hz)")
+
+
+def clipped(samples: np.ndarray, where: str) -> np.ndarray:
+    """Samples clipped to [-1, 1], with an AudioWarning naming `where` when any lay outside."""
+    peak = float(np.abs(samples).max()) if len(samples) else 0.0
+    if peak > 1.0:
+        import warnings
+        warnings.warn(f"{where}: float samples reach {peak:.3g}, outside [-1, 1]; clipped (scale them to [-1, 1])",
+                      AudioWarning, stacklevel=3)
+        return np.clip(samples, -1.0, 1.0)
+    return samples
 
 
 class AudioError(Exception):
@@ -53,10 +76,16 @@ def load_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
         raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
     if not np.all(np.isfinite(samples)):
         raise AudioError(path, "contains NaN or infinite samples")
-    mono = downmix(samples)
+    _check_file_rate(path, file_rate_hz)
+    mono = clipped(downmix(samples), str(path))
     if file_rate_hz != sample_rate_hz:
         mono = resample(mono, file_rate_hz, sample_rate_hz)
     return np.clip(mono, -1.0, 1.0)
+
+
+def _check_file_rate(path, rate_hz: int) -> None:
+    if rate_hz < MIN_SAMPLE_RATE_HZ:
+        raise AudioError(path, f"sample rate {rate_hz} Hz is too low to hold speech (at least {MIN_SAMPLE_RATE_HZ} Hz)")
 
 
 def change_speed(audio: np.ndarray, sample_rate: int, speed: float) -> np.ndarray:
@@ -83,6 +112,7 @@ def stream_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ, block_s: floa
     except _READ_ERRORS as error:
         raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
     with file:
+        _check_file_rate(path, file.samplerate)
         resampler = None
         if file.samplerate != sample_rate_hz:
             resampler = soxr.ResampleStream(file.samplerate, sample_rate_hz, 1, dtype="float32",
@@ -97,7 +127,7 @@ def stream_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ, block_s: floa
             if not np.all(np.isfinite(data)):
                 raise AudioError(path, "contains NaN or infinite samples")
             last = len(data) < block_frames
-            mono = downmix(data)
+            mono = clipped(downmix(data), str(path))
             if resampler is not None:
                 mono = resampler.resample_chunk(mono, last=last)
             if len(mono):

@@ -86,6 +86,34 @@ def cmd_train(args) -> int:
     return 0
 
 
+LM_WEIGHT_RANGE = (0.0, 10.0)  # the shipped models' tuned weights are 0.5-1.2
+WORD_BONUS_RANGE = (-20.0, 20.0)  # tuned: 1-3
+
+
+def _positive_int(text: str) -> int:
+    """--beam: a whole number of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number of at least 1, got {text!r}")
+    return value
+
+
+def _number_in(low: float, high: float):
+    """A finite number between `low` and `high`, for argparse."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not math.isfinite(value) or not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"must be a number from {low:g} to {high:g}, got {text!r}")
+        return value
+    return parse
+
+
 def _prior_scale(text: str) -> float:
     """--prior-scale: a finite number of at least 0."""
     try:
@@ -125,22 +153,31 @@ def _load(args):
     return model
 
 
-def _output_name(path: Path, used: set, suffix: str) -> str:
-    name, n = path.stem + suffix, 1
+def _output_name(relative: Path, used: set, suffix: str) -> str:
+    """The output file for an input: its path relative to the folder given (a file given itself: its name), with
+    `suffix`, and -2, -3, ... before it where an earlier input took that name."""
+    stem = relative.with_suffix("").as_posix()
+    name, n = stem + suffix, 1
     while name in used:
         n += 1
-        name = f"{path.stem}-{n}{suffix}"
+        name = f"{stem}-{n}{suffix}"
     used.add(name)
     return name
 
 
-def _inputs(paths) -> list[tuple[str, Path | None, str | None]]:
-    """(shown path, file or None, error or None) for every input, in the order given, folders expanded."""
+def _inputs(paths) -> list[tuple[str, Path | None, str | None, Path | None]]:
+    """(shown path, file or None, error or None, path relative to the folder given) for every input, in the order
+    given, folders expanded; "-" is standard input."""
     from asr.audio import find_audio_files
     out = []
     for path in paths:
+        if path == STDIN:
+            out.append((STDIN, STDIN, None, Path("stdin")))
+            continue
         files, errors = find_audio_files([path])
-        out += [(str(f), f, None) for f in files] + [(path, None, e) for e in errors]
+        folder = Path(path) if files and files[0] != Path(path) else None  # a folder, walked
+        out += [(str(f), f, None, f.relative_to(folder) if folder else Path(f.name)) for f in files]
+        out += [(path, None, e, None) for e in errors]
     return out
 
 
@@ -173,15 +210,47 @@ def _progress(show: bool, total: int):
 
 
 def _transcribe_one(model, shown: str, path, alternatives: int, progress):
-    """(transcript, None) or (None, one-line error) for one input; never raises for a bad file."""
+    """(transcript, None, warnings) or (None, one-line error, warnings) for one input; never raises for a bad
+    file. `path` STDIN reads the audio from standard input."""
+    from asr.audio import AudioError, AudioWarning
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", AudioWarning)
+        try:
+            audio = _read_stdin() if path == STDIN else path
+            if isinstance(audio, tuple):
+                result = model.transcribe(audio[0], sample_rate=audio[1], alternatives=alternatives)
+            else:
+                result = model.transcribe(audio, alternatives=alternatives, progress=progress)
+            outcome = result, None
+        except AudioError as e:
+            outcome = None, str(e)
+        except Exception as e:  # noqa: BLE001 - one bad input must not end the batch
+            detail = str(e).splitlines()[0] if str(e) else ""
+            outcome = None, f"{shown}: transcription failed ({type(e).__name__}: {detail})"
+    notes = [str(w.message) for w in caught if issubclass(w.category, AudioWarning)]
+    return (*outcome, notes)
+
+
+STDIN = "-"  # the input path that reads audio from standard input
+
+
+def _read_stdin():
+    """(samples [samples, channels] float32, sample rate) of an audio file piped to standard input."""
+    import io
+
+    import soundfile
+
     from asr.audio import AudioError
+    data = sys.stdin.buffer.read()
+    if not data:
+        raise AudioError("-", "standard input is empty (pipe an audio file into it)")
     try:
-        return model.transcribe(path, alternatives=alternatives, progress=progress), None
-    except AudioError as e:
-        return None, str(e)
-    except Exception as e:  # noqa: BLE001 - one bad input must not end the batch
-        detail = str(e).splitlines()[0] if str(e) else ""
-        return None, f"{shown}: transcription failed ({type(e).__name__}: {detail})"
+        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except (soundfile.SoundFileError, RuntimeError, ValueError) as e:
+        raise AudioError("-", f"not a readable audio file on standard input ({' '.join(str(e).split())})") from None
+    if rate < 4000:
+        raise AudioError("-", f"sample rate {rate} Hz is too low to hold speech (at least 4000 Hz)")
+    return samples, rate
 
 
 def _print_result(args, shown: str, rendered: str, result, several: bool) -> None:
@@ -209,24 +278,24 @@ def _worker_transcribe(job):
 
 
 def _transcriptions(model, inputs, args, long_file):
-    """(shown, path, result, error) for every input, in input order: here, or in --jobs worker processes (forked
-    after the model has loaded, so they share its weights and start at once)."""
-    jobs = [(shown, path, args.alternatives) for shown, path, error in inputs if error is None]
-    if args.jobs > 1 and len(jobs) > 1:
+    """(shown, relative path, result, error, warnings) for every input, in input order: here, or in --jobs worker
+    processes (forked after the model has loaded, so they share its weights and start at once)."""
+    jobs = [(shown, path, args.alternatives) for shown, path, error, _ in inputs if error is None]
+    if args.jobs > 1 and len(jobs) > 1 and STDIN not in (path for _, path, _ in jobs):
         import multiprocessing
         global _WORKER_MODEL
         _WORKER_MODEL = model
         context = multiprocessing.get_context("fork")
         with context.Pool(min(args.jobs, len(jobs)), initializer=_worker_init) as pool:
             done = pool.imap(_worker_transcribe, jobs)
-            for shown, path, error in inputs:
-                yield (shown, path, None, error) if error is not None else (shown, path, *next(done))
+            for shown, path, error, relative in inputs:
+                yield (shown, relative, None, error, []) if error is not None else (shown, relative, *next(done))
         return
-    for shown, path, error in inputs:
+    for shown, path, error, relative in inputs:
         if error is not None:
-            yield shown, path, None, error
+            yield shown, relative, None, error, []
         else:
-            yield (shown, path, *_transcribe_one(model, shown, path, args.alternatives, long_file))
+            yield (shown, relative, *_transcribe_one(model, shown, path, args.alternatives, long_file))
 
 
 def cmd_transcribe(args) -> int:
@@ -245,8 +314,10 @@ def cmd_transcribe(args) -> int:
     records, used, failed = [], set(), 0
     files_bar, long_file, next_file = _progress(args.progress, len(inputs))
     started, audio_s = time.perf_counter(), 0.0
-    for shown, path, result, error in _transcriptions(model, inputs, args, long_file):
+    for shown, relative, result, error, notes in _transcriptions(model, inputs, args, long_file):
         next_file()
+        for note in notes:
+            print(f"asr: warning: {note}", file=sys.stderr, flush=True)
         if error is not None:
             failed += 1
             _error(error)
@@ -257,9 +328,16 @@ def cmd_transcribe(args) -> int:
         audio_s += result.duration_s
         records.append(formats.record(shown, result))
         rendered = _render(args.format, records[-1], result)
+        if args.alternatives > 1 and len(result.alternatives) < args.alternatives:
+            print(f"asr: note: {shown}: {len(result.alternatives) or 1} of the {args.alternatives} alternatives "
+                  f"asked for exist" + (" (a long file is decoded in segments: one transcript)"
+                                         if not result.alternatives else ""), file=sys.stderr, flush=True)
         if out_dir:
             suffix = {"text": ".txt", "jsonl": ".json", "json": ".json", "srt": ".srt", "vtt": ".vtt"}[args.format]
-            (out_dir / _output_name(path, used, suffix)).write_text(rendered + "\n", encoding="utf-8")
+            output = out_dir / _output_name(relative, used, suffix)
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_text(rendered + "\n", encoding="utf-8")
+            records[-1] = {**records[-1], "output": str(output)}
         else:
             _print_result(args, shown, rendered, result, len(inputs) > 1)
     if args.format == "json" and not out_dir:
@@ -290,18 +368,58 @@ def cmd_evaluate(args) -> int:
     return 1 if summary["skipped"] else 0
 
 
+MODELS_WIDTH = 100  # `asr models` fits a terminal this wide
+
+
 def cmd_models(args) -> int:
     from asr import ensemble, models
-    labels = {name: name + (" (default)" if name == models.DEFAULT_MODEL else "") for name in models.shipped()}
-    width = max(map(len, ["name", *labels.values()]))
-    print(f"{'name':<{width}} {'size':>7}  {'parameters':>10}  measured")
-    for name, label in labels.items():
+    if args.name:
+        return _model_details(args.name)
+    rows = []
+    for name in models.shipped():
         path = models.SHIPPED_DIR / name
         info = models.read_metrics(path)
-        size_mb = ensemble.weights_bytes(path) / 1e6  # an ensemble's: every network's weights
-        scores = "; ".join(f"{e['data']} ({e['decoding']}): WER {e['wer']:.2%}"
-                           for e in info.get("evaluations", [])) or "-"
-        print(f"{label:<{width}} {size_mb:>5.1f}MB  {info.get('parameters', 0):>10,}  {scores}")
+        first = (info.get("evaluations") or [{}])[0]  # each card lists its default decoding first
+        measured = f"{first['data']}: WER {first['wer']:.1%}" if "wer" in first else "-"
+        rows.append((name + (" (default)" if name == models.DEFAULT_MODEL else ""),
+                     f"{ensemble.weights_bytes(path) / 1e6:.1f} MB", f"{info.get('parameters', 0) / 1e6:.2f} M",
+                     measured))
+    header = ("name", "weights", "params", "measured (default decoding)")
+    widths = [max(len(r[i]) for r in [header, *rows]) for i in range(3)]
+    for row in [header, *rows]:
+        line = f"{row[0]:<{widths[0]}}  {row[1]:>{widths[1]}}  {row[2]:>{widths[2]}}  {row[3]}"
+        print(line[:MODELS_WIDTH])
+    print("details: asr models NAME")
+    return 0
+
+
+def _model_details(name: str) -> int:
+    """One shipped model (or model directory): what it is, its files and every measured score, one per line."""
+    import textwrap
+
+    from asr import ensemble, models
+    try:
+        path = models.resolve(name)
+    except FileNotFoundError as e:
+        raise UsageError(str(e)) from None
+    info = models.read_metrics(path)
+    config = json.loads((path / "config.json").read_text()) if (path / "config.json").is_file() else {}
+    model = config.get("model", {})
+    networks = len(ensemble.members(path))
+    wrap = textwrap.TextWrapper(width=MODELS_WIDTH, subsequent_indent="    ")
+    print(f"{name}: {path}")
+    if model:
+        shape = (f"{model.get('layers')} x {'Bi' if model.get('bidirectional') else ''}"
+                 f"{model.get('cell', '').upper()}-{model.get('units')}")
+        print(wrap.fill(f"network: {f'{networks} networks, the first ' if networks > 1 else ''}{shape}, "
+                        f"{model.get('tokens', 'chars')}; {info.get('parameters', 0):,} parameters, "
+                        f"{ensemble.weights_bytes(path) / 1e6:.1f} MB of weights"))
+    for e in info.get("evaluations", []):
+        print(wrap.fill(f"- {e['data']}: WER {e['wer']:.2%}" + (f", CER {e['cer']:.2%}" if "cer" in e else "")
+                        + f" ({e['decoding']})"))
+    card = path / "README.md"
+    if card.is_file():
+        print(f"card: {card}")
     return 0
 
 
@@ -327,7 +445,7 @@ def cmd_export(args) -> int:
     if args.calibration and args.quantize != "int8":
         raise UsageError("--calibration is only used by --quantize int8")
     calibration = []
-    for _, path, error in _inputs(args.calibration or []):
+    for _, path, error, _ in _inputs(args.calibration or []):
         if error:
             raise UsageError(error)
         calibration.append(path)
@@ -424,8 +542,16 @@ def cmd_serve(args) -> int:
     return server.run(args, _load_streaming(args))
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, with a usage error in one line (and exit code 2) instead of the whole usage text."""
+
+    def error(self, message: str):
+        print(f"{self.prog}: error: {message} (see {self.prog} --help)", file=sys.stderr, flush=True)
+        sys.exit(2)
+
+
 def _decoding_arguments(p) -> None:
-    p.add_argument("--beam", type=int, metavar="N",
+    p.add_argument("--beam", type=_positive_int, metavar="N",
                    help="beam width (1: greedy; default: the model's decoding.json with its LM, else greedy)")
     p.add_argument("--no-lexicon", action="store_true",
                    help="ignore the model's lexicon.txt, and for a phone model its word list (open vocabulary)")
@@ -433,15 +559,20 @@ def _decoding_arguments(p) -> None:
     lm.add_argument("--lm", metavar="ARPA|JSON", help="word n-gram LM (ARPA, .arpa.gz; or a mix of LMs described "
                     "in a .json file, see asr/mixlm.py) instead of the model's own")
     lm.add_argument("--no-lm", action="store_true", help="do not use the model's language model")
-    p.add_argument("--lm-weight", type=float, metavar="W", help="LM weight (default: the model's decoding.json)")
-    p.add_argument("--word-bonus", type=float, metavar="B", help="bonus per word (default: decoding.json)")
+    p.add_argument("--lm-weight", type=_number_in(*LM_WEIGHT_RANGE), metavar="W",
+                   help=f"LM weight, {LM_WEIGHT_RANGE[0]:g} to {LM_WEIGHT_RANGE[1]:g} (default: the model's "
+                        "decoding.json)")
+    p.add_argument("--word-bonus", type=_number_in(*WORD_BONUS_RANGE), metavar="B",
+                   help=f"bonus per word, {WORD_BONUS_RANGE[0]:g} to {WORD_BONUS_RANGE[1]:g} (default: decoding.json)")
     p.add_argument("--prior-scale", type=_prior_scale, metavar="S",
                    help="with the LM, divide the posteriors by the model's token priors (priors.json) to this power; "
                         "0 turns it off (default: decoding.json)")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="asr", description="RNN-CTC speech recognition.")
+    from asr import __version__
+    parser = _Parser(prog="asr", description="RNN-CTC speech recognition.")
+    parser.add_argument("--version", action="version", version=f"asr {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train or resume an acoustic model")
@@ -458,7 +589,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("transcribe", help="transcribe audio files or folders")
-    p.add_argument("paths", nargs="+", metavar="PATH", help="audio file or folder (walked recursively)")
+    p.add_argument("paths", nargs="+", metavar="PATH",
+                   help="audio file or folder (walked recursively); - reads an audio file from standard input")
     p.add_argument("--model",
                    help=f"shipped model name (see `asr models`) or model directory; default: {DEFAULT_MODEL}")
     p.add_argument("--format", choices=FORMATS, default="text")
@@ -542,7 +674,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("models", nargs="+", metavar="MODEL", help="shipped model name or model directory")
     p.set_defaults(func=cmd_pack)
 
-    p = sub.add_parser("models", help="list the shipped models with their measured WER")
+    p = sub.add_parser("models", help="list the shipped models with their measured WER; NAME: one in detail")
+    p.add_argument("name", nargs="?", metavar="NAME", help="a shipped model or model directory to describe")
     p.set_defaults(func=cmd_models)
     return parser
 

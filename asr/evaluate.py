@@ -50,7 +50,7 @@ def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = No
     utterances = read_manifest(manifest)[:limit]
     ids, refs, hyps, skipped = [], [], [], []
     audio_s = decode_s = 0.0
-    bar = tqdm(utterances, desc=f"evaluate {Path(manifest).name}", unit="clip")
+    bar = tqdm(utterances, desc=f"evaluate {Path(manifest).name}", unit="clip", disable=None)  # on a terminal only
     for utt in bar:
         try:
             samples = load_audio(utt.audio, transcriber.sample_rate_hz)

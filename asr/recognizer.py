@@ -16,12 +16,13 @@ from pathlib import Path
 import numpy as np
 
 from asr import priors, tables
-from asr.audio import downmix, duration_s, load_audio, resample, stream_audio, to_float32
+from asr.audio import (check_sample_rate, clipped, downmix, duration_s, load_audio, resample, stream_audio,
+                       to_float32)
 from asr.decode import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
 from asr.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
 from asr.models import CheckpointError
 from asr.phones import PhoneVocabulary
-from asr.segment import SegmentConfig, split_array, split_at_pauses
+from asr.segment import SegmentConfig, has_sound, split_array, split_at_pauses
 from asr.text import Vocabulary
 
 
@@ -197,7 +198,8 @@ class Recognizer:
                    progress: Callable[[float, float], None] | None = None) -> Transcript:
         """Transcribe a file path, or an array of samples (int16 or float; sample_rate defaults to the model's).
 
-        Audio longer than `segments.max_segment_s` is cut at pauses and transcribed segment by segment (files
+        Audio with no sound (no frame louder than the detector's `min_speech_db` once a DC offset is taken out)
+        gives an empty transcript. Audio longer than `segments.max_segment_s` is cut at pauses and transcribed segment by segment (files
         are read block by block, so memory stays bounded); word times are in the whole recording, and
         `progress(done_s, total_s)` is called after each segment. Alternatives come only from single-segment audio.
         """
@@ -209,15 +211,27 @@ class Recognizer:
                                                  total_s, progress)
             samples = load_audio(audio, rate)
         else:
-            samples = to_float32(np.asarray(audio))
-            if samples.ndim == 2:
-                samples = downmix(samples)
-            if sample_rate and sample_rate != rate:
+            samples = self._samples(audio, sample_rate)
+            if sample_rate is not None and sample_rate != rate:
                 samples = resample(samples, sample_rate, rate)
             if len(samples) / rate > self.segments.max_segment_s:
                 return self._transcribe_segments(split_array(samples, rate, self.segments), len(samples) / rate,
                                                  progress)
+        if not has_sound(samples, rate, self.segments.vad):  # silence, an offset, faint noise: no words
+            return Transcript("", len(samples) / rate, ())
         return self.decode(self.log_probs(samples), len(samples) / rate, alternatives)
+
+    @staticmethod
+    def _samples(audio, sample_rate: int | None) -> np.ndarray:
+        """An array given to transcribe() as float32 mono in [-1, 1]; ValueError for what cannot be speech."""
+        if sample_rate is not None:
+            check_sample_rate(sample_rate)
+        samples = to_float32(np.asarray(audio))
+        if samples.ndim not in (1, 2):
+            raise ValueError(f"samples must be [samples] or [samples, channels], got shape {samples.shape}")
+        if not np.all(np.isfinite(samples)):
+            raise ValueError("samples contain NaN or infinite values")
+        return clipped(downmix(samples) if samples.ndim == 2 else samples, "samples")
 
     def _transcribe_segments(self, segments, total_s: float, progress) -> Transcript:
         texts, words, end_s = [], [], 0.0

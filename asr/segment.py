@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from asr.vad import EnergyVad, VadConfig
+from asr.vad import ENERGY_EPS, EnergyVad, VadConfig
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,20 @@ def split_at_pauses(blocks: Iterable[np.ndarray], sample_rate_hz: int,
             start += cut * frame_len
     if len(pending):
         yield Segment(start / sample_rate_hz, pending, bool(speech.any()), sample_rate_hz)
+
+
+def has_sound(samples: np.ndarray, sample_rate_hz: int, cfg: VadConfig = VadConfig()) -> bool:
+    """Whether any frame of a clip, its mean (a DC offset) taken out, is louder than `cfg.min_speech_db`: false
+    for digital silence, a constant offset and faint noise, which hold no words. (The detector's noise floor is
+    no use here: a clip trimmed to its word has no quiet to measure it on.)"""
+    frame_len = max(1, round(sample_rate_hz * cfg.frame_ms / 1000))
+    frames = len(samples) // frame_len or (1 if len(samples) else 0)
+    if frames == 0:
+        return False
+    framed = np.asarray(samples[:frames * frame_len], np.float64)
+    framed = framed.reshape(frames, -1)
+    power = np.square(framed - framed.mean(axis=1, keepdims=True)).mean(axis=1)
+    return bool((10 * np.log10(power + ENERGY_EPS) >= cfg.min_speech_db).any())
 
 
 def split_array(samples: np.ndarray, sample_rate_hz: int, cfg: SegmentConfig = SegmentConfig(),

@@ -148,7 +148,32 @@ def test_missing_or_unknown_arguments_exit_2(argv, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main(argv)
     assert exit_info.value.code == 2
-    assert "usage: asr" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("asr") and "error:" in err and "--help)" in err
+
+
+@pytest.mark.parametrize("argv, option", [
+    (["transcribe", "x.wav", "--beam", "0"], "--beam"), (["transcribe", "x.wav", "--beam", "-3"], "--beam"),
+    (["transcribe", "x.wav", "--lm-weight", "nan"], "--lm-weight"),
+    (["transcribe", "x.wav", "--lm-weight", "inf"], "--lm-weight"),
+    (["transcribe", "x.wav", "--lm-weight", "1e9"], "--lm-weight"),
+    (["transcribe", "x.wav", "--word-bonus", "nan"], "--word-bonus"),
+    (["evaluate", "m.jsonl", "--out", "o", "--beam", "0"], "--beam"),
+    (["stream", "--word-bonus", "-inf"], "--word-bonus"),
+])
+def test_a_bad_decoding_option_is_a_one_line_usage_error_naming_it(argv, option, capsys):
+    with pytest.raises(SystemExit) as exit_info:
+        main(argv)
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"argument {option}" in err
+
+
+def test_version(capsys):
+    from asr import __version__
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0 and capsys.readouterr().out.strip() == f"asr {__version__}"
 
 
 def test_a_missing_default_model_is_a_one_line_usage_error(samples_dir, capsys, monkeypatch):
@@ -285,16 +310,58 @@ def test_output_dir_gets_one_file_per_input_and_a_summary(tmp_path, samples_dir)
     summary = records((out / "summary.jsonl").read_text())
     assert [r["path"] for r in summary] == [str(p) for p in paths]
     assert [r["text"] for r in summary] == [*DIGITS.values(), "zero"]
+    assert [Path(r["output"]).name for r in summary] == [f"{Path(n).stem}.srt" for n in DIGITS] + [
+        "fsdd-0_jackson_0-2.srt"]  # which file holds which input's transcript
+
+
+def test_output_dir_keeps_the_paths_inside_a_folder(tmp_path, samples_dir):
+    for sub in ("a", "b"):
+        (tmp_path / "in" / sub).mkdir(parents=True)
+    shutil.copy(samples_dir / "fsdd-0_jackson_0.wav", tmp_path / "in" / "a" / "x.wav")
+    shutil.copy(samples_dir / "fsdd-7_nicolas_1.wav", tmp_path / "in" / "b" / "x.wav")
+    out = tmp_path / "out"
+    assert main(["transcribe", "--model", "digits", str(tmp_path / "in"), "--output-dir", str(out), "--quiet"]) == 0
+    assert (out / "a" / "x.txt").read_text() == "zero\n" and (out / "b" / "x.txt").read_text() == "seven\n"
+    summary = records((out / "summary.jsonl").read_text())
+    assert [r["output"] for r in summary] == [str(out / "a" / "x.txt"), str(out / "b" / "x.txt")]
+
+
+def test_audio_on_standard_input(samples_dir):
+    run = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", "-", "--model", "digits", "--quiet"],
+                         input=(samples_dir / "fsdd-9_yweweler_2.wav").read_bytes(), capture_output=True,
+                         cwd=REPO_ROOT, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.decode().strip() == "nine"
+    empty = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", "-", "--model", "digits", "--quiet"],
+                           input=b"", capture_output=True, cwd=REPO_ROOT, timeout=300)
+    assert empty.returncode == 1 and b"-: standard input is empty" in empty.stderr
+    assert b"Traceback" not in empty.stderr
+
+
+def test_fewer_alternatives_than_asked_are_noted(samples_dir, capsys):
+    assert main(["transcribe", "--model", "digits", str(samples_dir / "fsdd-7_nicolas_1.wav"),
+                 "--alternatives", "50", "--quiet"]) == 0
+    err = capsys.readouterr().err
+    assert re.search(r"asr: note: .*fsdd-7_nicolas_1.wav: \d+ of the 50 alternatives asked for exist", err)
 
 
 # --- models, evaluate, train ----------------------------------------------------------------------------------
 
-def test_models_lists_digits():
+def test_models_lists_digits_in_a_table_that_fits_100_columns():
     run = asr("models")
     assert run.returncode == 0 and run.stderr == ""
     lines = run.stdout.splitlines()
-    assert lines[0].split() == ["name", "size", "parameters", "measured"]
-    assert any(line.split()[0] == "digits" for line in lines[1:])
+    assert lines[0].split()[:3] == ["name", "weights", "params"]
+    assert any(line.split()[0] == "digits" and "WER 0.0%" in line for line in lines[1:])
+    assert max(map(len, lines)) <= 100
+
+
+def test_models_name_gives_the_details(capsys):
+    assert main(["models", "digits"]) == 0
+    out = capsys.readouterr().out
+    assert "2 x BiLSTM-128" in out and "FSDD test: WER 0.00%" in out and "card:" in out
+    assert max(map(len, out.splitlines())) <= 100
+    assert main(["models", "no-such-model"]) == 2
 
 
 @pytest.mark.parametrize("command", [["transcribe"], ["evaluate"], ["export"], ["plot"]])

@@ -144,3 +144,17 @@ def test_speed_perturbation_trains_each_clip_once_per_epoch_at_a_drawn_speed(tmp
     saved = json.loads((tmp_path / "exp" / "config.json").read_text())
     assert saved["train"]["speeds"] == [0.9, 1.0, 1.1]
     assert Trainer(config.load(overrides=saved), manifest, manifest, tmp_path / "exp", log=log.append).cfg == cfg
+
+
+def test_rerunning_a_finished_run_says_so_and_trains_nothing(tiny_experiment):
+    from asr import config
+    from asr.training import train
+    from conftest import TINY_OVERRIDES
+    cfg = config.load(overrides=TINY_OVERRIDES)
+    before = (tiny_experiment / "train_log.jsonl").read_text()
+    log = []
+    result = train.run(cfg, tiny_experiment.parent / "train.jsonl", tiny_experiment.parent / "valid.jsonl",
+                       tiny_experiment, log=log.append)
+    assert result == {}
+    assert any(f"already finished at epoch {cfg.train.epochs} of {cfg.train.epochs}" in line for line in log), log
+    assert (tiny_experiment / "train_log.jsonl").read_text() == before

@@ -78,7 +78,7 @@ def load_features(manifest, cfg: FeatureConfig, cache_dir=None, progress: bool =
             return FeatureSet(list(data["ids"]), list(data["texts"]), data["frames"], data["offsets"])
     ids, texts, parts = [], [], []
     bar = tqdm(read_manifest(manifest), desc=f"features {manifest.name}" + (f" x{speed:g}" if speed != 1.0 else ""),
-               unit="clip", disable=not progress)
+               unit="clip", disable=None if progress else True)  # None: bars on a terminal only
     for utt in bar:
         try:
             audio = load_audio(utt.audio, cfg.sample_rate_hz)

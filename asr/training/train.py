@@ -404,7 +404,7 @@ class Trainer:
         batches = self._batches(epoch)
         skip = self.state["batch_in_epoch"]
         bar = tqdm(total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", unit="batch",
-                   disable=not self.is_chief)
+                   disable=None if self.is_chief else True)  # None: bars on a terminal only
         losses, audio_s, started, last_save = [], 0.0, time.time(), time.time()
         for i, batch in enumerate(self._inputs(batches[skip:]), skip):
             loss, stop = self._step(batch, deadline)
@@ -439,6 +439,10 @@ class Trainer:
                     f"worker(s)" if self.distributed else ""))
         deadline = time.time() + max_minutes * 60 if max_minutes else None
         result = {}
+        if self.state["epoch"] >= self.cfg.train.epochs:
+            self.log(f"already finished at epoch {self.state['epoch']} of {self.cfg.train.epochs}: nothing to train "
+                     f"({self.out_dir / 'best'} holds the best model; raise train.epochs to train on)")
+            return result
         while self.state["epoch"] < self.cfg.train.epochs:
             epoch = self.state["epoch"]
             loss, speed, finished = self.train_one_epoch(epoch, deadline)
