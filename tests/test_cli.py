@@ -445,3 +445,12 @@ def test_train_with_a_missing_config_file_is_a_one_line_error(tmp_path, digits_m
     assert code == 2
     err = capsys.readouterr().err
     assert len(err.splitlines()) == 1 and "nope.toml" in err
+
+
+def test_evaluate_draws_no_progress_bars_into_a_log(tmp_path, samples_dir):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"id": "a", "audio": str(samples_dir / "fsdd-7_nicolas_1.wav"), "text": "seven",
+                                    "duration_s": 0.46}) + "\n")
+    run = asr("evaluate", manifest, "--model", "digits", "--out", tmp_path / "out")
+    assert run.returncode == 0, run.stderr
+    assert "\r" not in run.stderr + run.stdout and "clip/s" not in run.stderr + run.stdout

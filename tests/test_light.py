@@ -231,3 +231,26 @@ def test_every_file_of_the_shipped_models_is_package_data():
     missing = [f for f in files if not any(fnmatch.fnmatch(f, pattern) and f.count("/") == pattern.count("/")
                                            for pattern in patterns)]
     assert missing == []
+
+
+def test_serve_loads_its_model_without_tensorflow():
+    run = run_python("""
+        from asr import server  # noqa: F401  (the WebSocket server and its page)
+        from asr.cli import _load_streaming, build_parser
+        model = _load_streaming(build_parser().parse_args(["serve", "--port", "0"]))
+        assert model.streaming() is not None
+        """, NO_TENSORFLOW, block=("tensorflow", "keras"))
+    assert run.returncode == 0, run.stderr
+
+
+def test_nothing_transcription_loads_imports_the_training_package():
+    """The door between the two sides: only cli.py names asr.training, inside the commands that need it."""
+    import ast
+    for path in sorted((REPO_ROOT / "asr").glob("*.py")):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            if any(n == "asr.training" or n.startswith("asr.training.") for n in names):
+                assert path.name == "cli.py", f"{path.name} imports {names}"
+                assert node.col_offset > 0, f"cli.py imports asr.training at the top level (line {node.lineno})"
