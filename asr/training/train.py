@@ -404,7 +404,7 @@ class Trainer:
         batches = self._batches(epoch)
         skip = self.state["batch_in_epoch"]
         bar = tqdm(total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", unit="batch",
-                   disable=None if self.is_chief else True)  # None: bars on a terminal only
+                   disable=not self.is_chief)
         losses, audio_s, started, last_save = [], 0.0, time.time(), time.time()
         for i, batch in enumerate(self._inputs(batches[skip:]), skip):
             loss, stop = self._step(batch, deadline)
