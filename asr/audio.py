@@ -83,6 +83,23 @@ def load_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
     return np.clip(mono, -1.0, 1.0)
 
 
+def load_audio_bytes(data: bytes, name: str = "-", sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
+    """`load_audio` of a whole file's bytes (audio piped to standard input, say), errors naming it `name`."""
+    import io
+    if not data:
+        raise AudioError(name, "no data (pipe an audio file into it)")
+    try:
+        with _quiet_decoders():
+            samples, file_rate_hz = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
+    except _READ_ERRORS as error:
+        raise AudioError(name, f"not a readable audio file ({_reason(error)})") from None
+    if not np.all(np.isfinite(samples)):
+        raise AudioError(name, "contains NaN or infinite samples")
+    _check_file_rate(name, file_rate_hz)
+    mono = clipped(downmix(samples), name)
+    return np.clip(resample(mono, file_rate_hz, sample_rate_hz), -1.0, 1.0)
+
+
 def _check_file_rate(path, rate_hz: int) -> None:
     if rate_hz < MIN_SAMPLE_RATE_HZ:
         raise AudioError(path, f"sample rate {rate_hz} Hz is too low to hold speech (at least {MIN_SAMPLE_RATE_HZ} Hz)")

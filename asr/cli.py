@@ -19,6 +19,7 @@ from asr.models import DEFAULT_MODEL
 
 NEEDS_TENSORFLOW = {"train": "asr train", "export": "asr export"}  # the rest run in NumPy
 DEFAULT_STREAMING_MODEL = "english-stream"
+STDIN = "-"  # the input path that reads audio from standard input
 
 
 def _quiet_tensorflow() -> None:
@@ -212,16 +213,12 @@ def _progress(show: bool, total: int):
 def _transcribe_one(model, shown: str, path, alternatives: int, progress):
     """(transcript, None, warnings) or (None, one-line error, warnings) for one input; never raises for a bad
     file. `path` STDIN reads the audio from standard input."""
-    from asr.audio import AudioError, AudioWarning
+    from asr.audio import AudioError, AudioWarning, load_audio_bytes
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AudioWarning)
         try:
-            audio = _read_stdin() if path == STDIN else path
-            if isinstance(audio, tuple):
-                result = model.transcribe(audio[0], sample_rate=audio[1], alternatives=alternatives)
-            else:
-                result = model.transcribe(audio, alternatives=alternatives, progress=progress)
-            outcome = result, None
+            audio = load_audio_bytes(sys.stdin.buffer.read(), STDIN, model.sample_rate_hz) if path == STDIN else path
+            outcome = model.transcribe(audio, alternatives=alternatives, progress=progress), None
         except AudioError as e:
             outcome = None, str(e)
         except Exception as e:  # noqa: BLE001 - one bad input must not end the batch
@@ -229,28 +226,6 @@ def _transcribe_one(model, shown: str, path, alternatives: int, progress):
             outcome = None, f"{shown}: transcription failed ({type(e).__name__}: {detail})"
     notes = [str(w.message) for w in caught if issubclass(w.category, AudioWarning)]
     return (*outcome, notes)
-
-
-STDIN = "-"  # the input path that reads audio from standard input
-
-
-def _read_stdin():
-    """(samples [samples, channels] float32, sample rate) of an audio file piped to standard input."""
-    import io
-
-    import soundfile
-
-    from asr.audio import AudioError
-    data = sys.stdin.buffer.read()
-    if not data:
-        raise AudioError("-", "standard input is empty (pipe an audio file into it)")
-    try:
-        samples, rate = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except (soundfile.SoundFileError, RuntimeError, ValueError) as e:
-        raise AudioError("-", f"not a readable audio file on standard input ({' '.join(str(e).split())})") from None
-    if rate < 4000:
-        raise AudioError("-", f"sample rate {rate} Hz is too low to hold speech (at least 4000 Hz)")
-    return samples, rate
 
 
 def _print_result(args, shown: str, rendered: str, result, several: bool) -> None:

@@ -334,7 +334,7 @@ def test_audio_on_standard_input(samples_dir):
     assert run.stdout.decode().strip() == "nine"
     empty = subprocess.run([sys.executable, "-m", "asr.cli", "transcribe", "-", "--model", "digits", "--quiet"],
                            input=b"", capture_output=True, cwd=REPO_ROOT, timeout=300)
-    assert empty.returncode == 1 and b"-: standard input is empty" in empty.stderr
+    assert empty.returncode == 1 and b"asr: error: -: no data (pipe an audio file into it)" in empty.stderr
     assert b"Traceback" not in empty.stderr
 
 
