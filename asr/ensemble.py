@@ -62,20 +62,29 @@ def load(model_dir, cfg, network: NumpyAcousticModel | None = None):
     names. Raises CheckpointError for a member that does not load or does not fit."""
     from asr import model_dir as model_dirs
 
-    found = members(model_dir)
+    found = fitting_members(model_dir, cfg)
     if len(found) == 1:
         return network if network is not None else model_dirs.load_network(model_dir)[1]
-    tokens = _tokens(Path(model_dir))
-    for path, _ in found[1:]:
-        member_cfg = model_dirs.read_config(path)
-        problem = _mismatch(cfg, member_cfg) or ("" if _tokens(path) == tokens else "other tokens (tokens.txt)")
-        if problem:
-            raise CheckpointError(f"{path}: does not fit the ensemble of {model_dir}: {problem}")
     # one thread a network: reading and converting the weights runs mostly outside the GIL (zlib, numpy)
     paths = [path for path, _ in found[1 if network is not None else 0:]]
     with ThreadPoolExecutor(max_workers=len(paths)) as pool:
         loaded = [n for _, n in pool.map(model_dirs.load_network, paths)]
     return NumpyEnsemble(([network] if network is not None else []) + loaded, [w for _, w in found])
+
+
+def fitting_members(model_dir, cfg) -> list[tuple[Path, float]]:
+    """members(model_dir), each member checked to fit the directory's own network (config `cfg`): the same front
+    end, tokens and time subsampling. Raises CheckpointError naming a member that does not."""
+    from asr import model_dir as model_dirs
+
+    found = members(model_dir)
+    tokens = _tokens(Path(model_dir)) if len(found) > 1 else None
+    for path, _ in found[1:]:
+        member_cfg = model_dirs.read_config(path)
+        problem = _mismatch(cfg, member_cfg) or ("" if _tokens(path) == tokens else "other tokens (tokens.txt)")
+        if problem:
+            raise CheckpointError(f"{path}: does not fit the ensemble of {model_dir}: {problem}")
+    return found
 
 
 def _tokens(model_dir: Path) -> list[str]:

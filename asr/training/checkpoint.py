@@ -90,10 +90,9 @@ def load_keras(path) -> tuple[config_lib.Config, Vocabulary, "AcousticModel | Ke
     from asr import ensemble
 
     cfg, vocab, network = load_model_dir(path)
-    found = ensemble.members(path)
+    found = ensemble.fitting_members(path, cfg)  # the same checks (and errors) as inference
     if len(found) == 1:
         return cfg, vocab, network
-    ensemble.load(path, cfg)  # the same checks (and errors) as inference
     return cfg, vocab, KerasEnsemble([network] + [load_network(p)[1] for p, _ in found[1:]], [w for _, w in found])
 
 
