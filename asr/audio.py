@@ -69,15 +69,20 @@ def load_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
     if sample_rate_hz <= 0:
         raise ValueError(f"sample_rate_hz must be positive, got {sample_rate_hz}")
     _check_is_file(path)
+    return _read_whole(str(path), path, sample_rate_hz)
+
+
+def _read_whole(source, name, sample_rate_hz: int) -> np.ndarray:
+    """load_audio's reading of `source` (a path or a file object), errors naming `name`."""
     try:
         with _quiet_decoders():
-            samples, file_rate_hz = soundfile.read(str(path), dtype="float32", always_2d=True)
+            samples, file_rate_hz = soundfile.read(source, dtype="float32", always_2d=True)
     except _READ_ERRORS as error:
-        raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
+        raise AudioError(name, f"not a readable audio file ({_reason(error)})") from None
     if not np.all(np.isfinite(samples)):
-        raise AudioError(path, "contains NaN or infinite samples")
-    _check_file_rate(path, file_rate_hz)
-    mono = clipped(downmix(samples), str(path))
+        raise AudioError(name, "contains NaN or infinite samples")
+    _check_file_rate(name, file_rate_hz)
+    mono = clipped(downmix(samples), str(name))
     if file_rate_hz != sample_rate_hz:
         mono = resample(mono, file_rate_hz, sample_rate_hz)
     return np.clip(mono, -1.0, 1.0)
@@ -88,16 +93,7 @@ def load_audio_bytes(data: bytes, name: str = "-", sample_rate_hz: int = MODEL_S
     import io
     if not data:
         raise AudioError(name, "no data (pipe an audio file into it)")
-    try:
-        with _quiet_decoders():
-            samples, file_rate_hz = soundfile.read(io.BytesIO(data), dtype="float32", always_2d=True)
-    except _READ_ERRORS as error:
-        raise AudioError(name, f"not a readable audio file ({_reason(error)})") from None
-    if not np.all(np.isfinite(samples)):
-        raise AudioError(name, "contains NaN or infinite samples")
-    _check_file_rate(name, file_rate_hz)
-    mono = clipped(downmix(samples), name)
-    return np.clip(resample(mono, file_rate_hz, sample_rate_hz), -1.0, 1.0)
+    return _read_whole(io.BytesIO(data), name, sample_rate_hz)
 
 
 def _check_file_rate(path, rate_hz: int) -> None:

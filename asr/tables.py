@@ -141,11 +141,23 @@ def _fingerprints(model_dir: Path, sources) -> dict[str, str]:
         if source.startswith("pocketsphinx:"):
             out[source] = _sphinx_fingerprint(source.split(":", 1)[1])
         else:
-            try:
-                out[source] = hashlib.sha256((model_dir / source).read_bytes()).hexdigest()
-            except OSError:
-                out[source] = "missing"
+            out[source] = _file_fingerprint(model_dir / source)
     return out
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}  # (path, size, mtime) -> SHA-256: a source is read once per process
+
+
+def _file_fingerprint(path: Path) -> str:
+    """SHA-256 of a file (read once while its size and modification time stay), or "missing"."""
+    try:
+        stat = path.stat()
+        key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+        if key not in _HASHES:
+            _HASHES[key] = hashlib.sha256(path.read_bytes()).hexdigest()
+        return _HASHES[key]
+    except OSError:
+        return "missing"
 
 
 def _sphinx_fingerprint(name: str) -> str:
