@@ -28,7 +28,8 @@ _PCM_SCALES = {np.dtype(np.int16): 2.0 ** 15, np.dtype(np.int32): 2.0 ** 31}
 
 
 class AudioWarning(UserWarning):
-    """Audio that is used, but not as given: float samples outside [-1, 1], clipped."""
+    """Audio that is used, but not as given: float samples outside [-1, 1], clipped; a WAV file shorter than its
+    header says (the samples that are there are used)."""
 
 
 def check_sample_rate(rate_hz, what="sample_rate") -> None:
@@ -72,8 +73,50 @@ def load_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ) -> np.ndarray:
     return _read_whole(str(path), path, sample_rate_hz)
 
 
+def wav_truncation(head: bytes, size: int) -> tuple[float, float] | None:
+    """(seconds the header promises, seconds the file holds) for a RIFF/WAVE file of `size` bytes whose data chunk
+    runs past the end of the file, from its first bytes `head`; None for any other file, a whole one, or a header
+    that leaves the length open (0 or 0xFFFFFFFF, as writers into a pipe put there)."""
+    if len(head) < 12 or head[:4] != b"RIFF" or head[8:12] != b"WAVE":
+        return None
+    offset, byte_rate = 12, 0
+    while offset + 8 <= len(head):
+        chunk, length = head[offset:offset + 4], int.from_bytes(head[offset + 4:offset + 8], "little")
+        if chunk == b"fmt " and offset + 16 <= len(head):
+            byte_rate = int.from_bytes(head[offset + 16:offset + 20], "little")
+        if chunk == b"data":
+            held = size - (offset + 8)
+            if length in (0, 0xFFFFFFFF) or byte_rate <= 0 or held >= length:
+                return None
+            return length / byte_rate, max(held, 0) / byte_rate
+        offset += 8 + length + (length & 1)
+    return None
+
+
+def _warn_if_truncated(head: bytes, size: int, name) -> None:
+    lengths = wav_truncation(head, size)
+    if lengths is not None:
+        import warnings
+        warnings.warn(f"{name}: truncated WAV file: its header says {lengths[0]:.2f} s of audio but the file holds "
+                      f"{lengths[1]:.2f} s (a copy or recording cut short?); transcribed what is there",
+                      AudioWarning, stacklevel=4)
+
+
+def _file_head(path, n: int = 1 << 16) -> tuple[bytes, int]:
+    """The first `n` bytes of a file and its size (b"", 0 where it cannot be read: the reader will say why)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(n), os.fstat(f.fileno()).st_size
+    except OSError:
+        return b"", 0
+
+
 def _read_whole(source, name, sample_rate_hz: int) -> np.ndarray:
     """load_audio's reading of `source` (a path or a file object), errors naming `name`."""
+    if hasattr(source, "getbuffer"):
+        _warn_if_truncated(bytes(source.getbuffer()[:1 << 16]), source.getbuffer().nbytes, name)
+    else:
+        _warn_if_truncated(*_file_head(source), name)
     try:
         with _quiet_decoders():
             samples, file_rate_hz = soundfile.read(source, dtype="float32", always_2d=True)
@@ -126,6 +169,7 @@ def stream_audio(path, sample_rate_hz: int = MODEL_SAMPLE_RATE_HZ, block_s: floa
         raise AudioError(path, f"not a readable audio file ({_reason(error)})") from None
     with file:
         _check_file_rate(path, file.samplerate)
+        _warn_if_truncated(*_file_head(path), path)
         resampler = None
         if file.samplerate != sample_rate_hz:
             resampler = soxr.ResampleStream(file.samplerate, sample_rate_hz, 1, dtype="float32",

@@ -81,7 +81,8 @@ def cmd_train(args) -> int:
     from asr.training.checkpoint import CheckpointError
     from asr.training.distribute import StrategyError
     try:
-        train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes)
+        train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes,
+                  progress=args.progress)
     except (CheckpointError, StrategyError) as e:  # a damaged checkpoint or init_from model, no TF_CONFIG, ...
         raise UsageError(str(e)) from None
     return 0
@@ -280,9 +281,14 @@ def cmd_transcribe(args) -> int:
     if args.jobs < 1:
         raise UsageError(f"--jobs must be at least 1, got {args.jobs}")
     inputs = _inputs(args.paths)
-    model = _load(args)
-    with _native_stderr_silenced():  # runtimes print set-up notes on the first call (LiteRT's XNNPACK line)
-        model.warm_up()  # a TFLite model's first call, now, so that the real-time factor measures transcription
+    for _, _, error, _ in inputs:  # a missing or unreadable path is told at once, not after the model has loaded
+        if error is not None:
+            _error(error)
+    model = None  # no input to transcribe: no model to load
+    if any(error is None for _, _, error, _ in inputs):
+        model = _load(args)
+        with _native_stderr_silenced():  # runtimes print set-up notes on the first call (LiteRT's XNNPACK line)
+            model.warm_up()  # a TFLite model's first call, now, so that the real-time factor measures transcription
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
         out_dir.mkdir(parents=True, exist_ok=True)
@@ -295,7 +301,8 @@ def cmd_transcribe(args) -> int:
             print(f"asr: warning: {note}", file=sys.stderr, flush=True)
         if error is not None:
             failed += 1
-            _error(error)
+            if relative is not None:  # (an input's path was told before the model loaded)
+                _error(error)
             records.append(formats.record(shown, error=error))
             if args.format == "jsonl" and not out_dir:
                 print(formats.to_jsonl(records[-1]), flush=True)
@@ -558,6 +565,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="experiment directory; an existing one is resumed")
     p.add_argument("--cache-dir", help="feature cache directory (default OUT/features)")
     p.add_argument("--max-minutes", type=float, help="stop (with a checkpoint) after this much wall time")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="a progress bar per epoch on stderr (default: when stderr is a terminal; otherwise a plain "
+                        "line at every tenth of an epoch)")
     p.add_argument("--strategy", choices=STRATEGIES,
                    help="train.strategy: one device, this host's GPUs, or the hosts in TF_CONFIG "
                         "(recipes/README.md)")

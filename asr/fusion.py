@@ -105,6 +105,10 @@ class LanguageModelScore:
             self._words[spelled] = history + (word,)
         return self._scores[spelled]
 
+    def state_after(self, words: tuple[str, ...]):
+        """The LM's state after `words` (from the sentence's start)."""
+        return self._state(words)
+
     def _state(self, words: tuple[str, ...]):
         if words not in self._states:
             _, self._states[words] = self.lm.score(self._state(words[:-1]), words[-1])

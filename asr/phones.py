@@ -13,6 +13,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+import numpy as np
+
 from asr.text import BLANK_ID, BLANK_SYMBOL, Vocabulary
 
 PHONES = ("AA AE AH AO AW AY B CH D DH EH ER EY F G HH IH IY JH K L M N NG OW OY P R S SH T TH UH UW V W Y Z "
@@ -150,13 +152,30 @@ class PhoneVocabulary(Vocabulary):
             object.__setattr__(self, "_by_word", dict(zip(*self.spellings())))
         return self._by_word
 
-    def word_for(self, spelled: str) -> str:
-        """A word pronounced `spelled` (phone codes) in the dictionary, else the phone names run together in lower
-        case (one made-up word, not one per phone). Among homophones the first in the dictionary's order wins: the
-        CMU dictionary's is alphabetical, and `preferring` puts the likeliest first. Decoding with a word LM chooses
-        among homophones in context, which is better still."""
-        words = self._homophones().get(spelled)
-        return words[0] if words else "".join(PHONE[c] for c in spelled).lower()
+    def word_for(self, spelled: str, prefer: Callable[[str], float] | None = None) -> str:
+        """A word pronounced `spelled` (phone codes) in the dictionary, else a word whose pronunciation is nearest
+        (fewest phones inserted, deleted or replaced; `nearest_spellings`): the output is always a word of the
+        dictionary. Among several, the first in the dictionary's order wins, or with `prefer` (a score: an LM's
+        log probability in context, say) the highest-scoring. The CMU dictionary's order is alphabetical;
+        `preferring` puts the likeliest of each set of homophones first. Decoding with a word LM chooses among
+        homophones in context, which is better still."""
+        homophones = self._homophones()
+        if not homophones:
+            return "".join(PHONE[c] for c in spelled).lower()
+        words = homophones.get(spelled) or [w for near in self.nearest_spellings(spelled) for w in homophones[near]]
+        return max(words, key=prefer) if prefer is not None and len(words) > 1 else words[0]
+
+    def nearest_spellings(self, spelled: str) -> tuple[str, ...]:
+        """The dictionary's pronunciations (phone codes) at the least edit distance from `spelled`, among those
+        of about its length (half as many phones more or fewer, at least two), in the dictionary's order.
+        Results are kept: a greedy decoder meets the same slips again."""
+        if not hasattr(self, "_nearest"):
+            object.__setattr__(self, "_nearest", {})
+            object.__setattr__(self, "_by_length", _spellings_by_length(list(self._homophones())))
+        nearest = self._nearest.get(spelled)
+        if nearest is None:
+            nearest = self._nearest[spelled] = _nearest(spelled, self._by_length)
+        return nearest
 
     def preferring(self, log10_prob: Callable[[str], float]) -> "PhoneVocabulary":
         """The same pronunciations with each set of homophones listed likeliest first by `log10_prob(word)` (a
@@ -223,3 +242,42 @@ def vocabulary(tokens: str) -> Vocabulary:
 
 
 assert BLANK_ID == 0 and len(PHONES) == len(PHONE_CODES) == 39
+
+
+def _spellings_by_length(spellings: list[str]) -> dict[int, tuple[np.ndarray, np.ndarray, list[str]]]:
+    """length -> (codes [n, length] uint8, the spellings' places in `spellings`, the spellings), for `_nearest`."""
+    groups: dict[int, list[int]] = {}
+    for i, spelled in enumerate(spellings):
+        groups.setdefault(len(spelled), []).append(i)
+    out = {}
+    for length, places in groups.items():
+        texts = [spellings[i] for i in places]
+        codes = np.frombuffer("".join(texts).encode("latin-1"), np.uint8).reshape(len(texts), length)
+        out[length] = (codes, np.asarray(places), texts)
+    return out
+
+
+def _nearest(spelled: str, by_length, reach: int | None = None) -> tuple[str, ...]:
+    """The spellings of `by_length` (`_spellings_by_length`) nearest `spelled` by edit distance, in the
+    dictionary's order, as `PhoneVocabulary.nearest_spellings` says: one Levenshtein table per length, filled for
+    all its spellings at once."""
+    query = np.frombuffer(spelled.encode("latin-1"), np.uint8)
+    reach = max(2, len(query) // 2) if reach is None else reach
+    found: list[tuple[int, int, str]] = []  # (distance, place in the dictionary, spelling)
+    for length, (codes, places, texts) in by_length.items():
+        if abs(length - len(query)) > reach:
+            continue
+        previous = np.broadcast_to(np.arange(length + 1), (len(codes), length + 1)).copy()
+        for i, q in enumerate(query, 1):
+            current = np.empty_like(previous)
+            current[:, 0] = i
+            substitution = previous[:, :-1] + (codes != q)
+            for j in range(1, length + 1):
+                current[:, j] = np.minimum(np.minimum(previous[:, j], current[:, j - 1]) + 1, substitution[:, j - 1])
+            previous = current
+        distances = previous[:, length]
+        found += [(int(distances[k]), int(places[k]), texts[k]) for k in np.flatnonzero(distances == distances.min())]
+    if not found:  # none of about its length: any length
+        return _nearest(spelled, by_length, max(by_length) + len(query))
+    least = min(d for d, _, _ in found)
+    return tuple(t for _, _, t in sorted(x for x in found if x[0] == least))

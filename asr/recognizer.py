@@ -263,9 +263,18 @@ class Recognizer:
         if not isinstance(self.vocab, PhoneVocabulary) or not hypothesis.text:
             return hypothesis
         spelled = tuple(hypothesis.text.split())
-        words = self.lm.fresh().words(spelled) if self.lm else spelled
-        return hypothesis.with_words(self._hotword_of.get(s) or (w if w != s else self.vocab.word_for(s))
-                                     for w, s in zip(words, spelled))
+        scorer = self.lm.fresh() if self.lm else None
+        chosen: list[str] = []
+        for w, s in zip(scorer.words(spelled) if scorer else spelled, spelled):
+            if s in self._hotword_of or w != s:
+                chosen.append(self._hotword_of.get(s) or w)
+            else:  # a pronunciation the LM has no word for: the dictionary's, or its nearest, likeliest in context
+                prefer = None
+                if scorer is not None:
+                    state = scorer.state_after(tuple(chosen))
+                    prefer = lambda word, state=state: scorer.lm.score(state, word)[0]  # noqa: E731
+                chosen.append(self.vocab.word_for(s, prefer))
+        return hypothesis.with_words(chosen)
 
     def new_search(self, beam_width: int | None = None) -> PrefixBeamSearch:
         """A prefix beam search with this recognizer's lexicon, LM and hotwords, for one utterance."""

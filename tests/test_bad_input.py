@@ -354,3 +354,30 @@ def test_a_sample_rate_too_low_for_speech_is_an_error_naming_the_file(tmp_path, 
     assert main(["transcribe", "--model", "digits", str(path), "--quiet"]) == 1
     err = capsys.readouterr().err
     assert err == f"asr: error: {path}: sample rate 1 Hz is too low to hold speech (at least 4000 Hz)\n"
+
+
+def test_a_truncated_wav_is_transcribed_with_a_one_line_warning_naming_it(tmp_path, samples_dir, capsys):
+    import warnings
+    from asr.audio import AudioWarning, load_audio, load_audio_bytes, stream_audio
+    whole = (samples_dir / "fsdd-0_jackson_0.wav").read_bytes()
+    path = tmp_path / "cut.wav"
+    path.write_bytes(whole[:len(whole) * 2 // 3])  # a copy cut short: the header still gives the whole length
+    with pytest.warns(AudioWarning, match=r"cut\.wav: truncated WAV file: its header says 0\.\d\d s"):
+        cut = load_audio(path)
+    with pytest.warns(AudioWarning, match="^-: truncated WAV file"):
+        assert np.array_equal(load_audio_bytes(path.read_bytes()), cut)
+    with pytest.warns(AudioWarning, match="truncated WAV file"):
+        assert sum(map(len, stream_audio(path))) == len(cut)
+    assert 0 < len(cut) < len(load_audio(samples_dir / "fsdd-0_jackson_0.wav"))
+    open_ended = tmp_path / "piped.wav"  # a writer into a pipe leaves the lengths at 0xFFFFFFFF: not truncated
+    data = bytearray(whole)
+    data[4:8] = data[data.index(b"data") + 4:data.index(b"data") + 8] = b"\xff\xff\xff\xff"
+    open_ended.write_bytes(bytes(data))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", AudioWarning)
+        load_audio(open_ended)
+        load_audio(samples_dir / "fsdd-0_jackson_0.wav")
+    assert main(["transcribe", "--model", "digits", str(path), "--quiet"]) == 0
+    out, err = capsys.readouterr()
+    assert err.startswith(f"asr: warning: {path}: truncated WAV file") and err.count("\n") == 1
+    assert out.strip()  # what is there is transcribed

@@ -105,7 +105,21 @@ def test_a_bad_file_in_a_batch_is_reported_in_its_place(tmp_path, samples_dir):
     assert recs[1]["error"].startswith(f"{bad}: not a readable audio file")
     assert recs[2]["error"] == f"{missing}: no such file or directory"
     assert_clean_stderr(run.stderr, errors=2)
-    assert str(bad) in run.stderr.splitlines()[0] and str(missing) in run.stderr.splitlines()[1]
+    # the missing path is told before the model loads; the unreadable file when its turn comes
+    assert str(missing) in run.stderr.splitlines()[0] and str(bad) in run.stderr.splitlines()[1]
+
+
+def test_missing_paths_are_told_before_the_model_loads_and_no_model_loads_for_none(tmp_path, samples_dir):
+    missing = tmp_path / "missing.wav"
+    run = asr("transcribe", "--model", tmp_path / "no-such-model", missing, samples_dir / "fsdd-0_jackson_0.wav")
+    assert run.returncode == 2  # the model is a usage error, but the missing input was named first
+    lines = run.stderr.splitlines()
+    assert lines[0] == f"asr: error: {missing}: no such file or directory", lines
+    assert "no-such-model" in lines[1] and "Traceback" not in run.stderr
+    run = asr("transcribe", "--model", tmp_path / "no-such-model", missing, "--format", "jsonl")
+    assert run.returncode == 1  # nothing to transcribe: the model is never loaded
+    assert records(run.stdout) == [{"path": str(missing), "error": f"{missing}: no such file or directory"}]
+    assert "no-such-model" not in run.stderr
 
 
 def test_folders_are_walked_recursively_and_an_empty_one_is_an_error(tmp_path, samples_dir):

@@ -53,7 +53,33 @@ def test_phone_vocabulary_spells_text_as_pronunciations():
     assert VOCAB.pronounce("zed") == codes("Z", "EH", "D")  # not in the dictionary: the spelling rules
     assert VOCAB.word_for(codes("G", "OW")) == "go"
     assert VOCAB.word_for(codes("T", "UW")) == "to"  # homophones without an LM: the dictionary's first
-    assert VOCAB.word_for(codes("Z", "UW")) == "zuw"  # no such word: the phones run together
+    assert VOCAB.word_for(codes("Z", "UW")) == "to"  # no such word: the nearest pronunciation's (T UW)
+    assert VOCAB.word_for(codes("Z", "UW"), prefer=len) == "too"  # ties go to the best score (here: the longest)
+    assert PhoneVocabulary({}).word_for(codes("Z", "UW")) == "zuw"  # no dictionary at all: the phones run together
+
+
+def _edit_distance(a: str, b: str) -> int:
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        previous, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            previous, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, previous + (x != y))
+    return row[-1]
+
+
+def test_a_pronunciation_the_dictionary_lacks_gets_its_nearest_words_by_edit_distance():
+    rng = np.random.default_rng(0)
+    letters = CODE["AA"] + CODE["T"] + CODE["S"] + CODE["K"]  # four phones: many near misses and ties
+    spellings = sorted({"".join(rng.choice(list(letters), rng.integers(1, 9))) for _ in range(300)})
+    vocab = PhoneVocabulary.from_spellings([f"w{i}" for i in range(len(spellings))], spellings)
+    for _ in range(60):
+        query = "".join(rng.choice(list(letters), rng.integers(1, 11)))
+        near = vocab.nearest_spellings(query)
+        distances = {s: _edit_distance(query, s) for s in spellings if abs(len(s) - len(query)) <= max(2, len(query) // 2)}
+        least = min(distances.values())
+        assert list(near) == [s for s in spellings if distances.get(s) == least], query  # all ties, in order
+        if query not in spellings:
+            assert vocab.word_for(query) == f"w{spellings.index(near[0])}"
 
 
 def test_phone_model_directory_round_trip(tmp_path):
@@ -172,7 +198,7 @@ def test_without_an_lm_a_phone_models_beam_keeps_to_the_dictionarys_words():
         probs[2 * i + 1, 0] = 1.0
     log_probs = np.log(probs / probs.sum(axis=1, keepdims=True))
     greedy = Recognizer(VOCAB, 16000, 0.04, None, lm=False)
-    assert greedy.lexicon is None and greedy.decode(log_probs, 0.56).text == "zuw cats"
+    assert greedy.lexicon is None and greedy.decode(log_probs, 0.56).text == "to cats"  # the nearest word
     beam = Recognizer(VOCAB, 16000, 0.04, None, lm=False, beam_width=8)
     assert beam.lexicon.words == {tuple(VOCAB.encode(w)) for w in PRONUNCIATIONS}
     text = beam.decode(log_probs, 0.56).text
@@ -186,6 +212,16 @@ def test_the_shipped_phone_model_writes_words(samples_dir):
     assert isinstance(model.vocab, PhoneVocabulary) and model.lm is not None and model.lexicon is not None
     result = model.transcribe(samples_dir / "librispeech-2428-83699-0011.opus")  # all night it had been ...
     assert result.text.endswith("blowing and raining") and len(result.words) == len(result.text.split())
+
+
+def test_greedy_output_of_the_shipped_phone_model_is_words_of_its_dictionary(samples_dir):
+    from asr import load_model
+    for lm in (True, False):
+        model = load_model("english-phones", beam_width=1, lm=lm)
+        words = set(model.vocab.pronunciations)
+        for clip in sorted(samples_dir.glob("librispeech-*.opus")):
+            text = model.transcribe(clip).text
+            assert text and set(text.split()) <= words, (lm, clip.name, set(text.split()) - words)
 
 
 def test_pronunciations_survive_gzip_bytes():

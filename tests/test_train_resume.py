@@ -158,3 +158,17 @@ def test_rerunning_a_finished_run_says_so_and_trains_nothing(tiny_experiment):
     assert result == {}
     assert any(f"already finished at epoch {cfg.train.epochs} of {cfg.train.epochs}" in line for line in log), log
     assert (tiny_experiment / "train_log.jsonl").read_text() == before
+
+
+def test_without_a_terminal_progress_is_plain_lines_in_the_log_not_a_bar(stopped_and_resumed, tmp_path, capsys):
+    import re
+    log = []
+    cfg = config.load(overrides={**CFG.to_dict(), "train": {**CFG.to_dict()["train"], "epochs": 1}})
+    Trainer(cfg, stopped_and_resumed["manifest"], stopped_and_resumed["manifest"], tmp_path / "exp",
+            log=log.append).run()
+    lines = [line for line in log if re.fullmatch(r"epoch 1/1: \d+/\d+ batches \(\d+%\), loss \d+\.\d{3}, "
+                                                  r"\d+\.\d\d batches/s", line)]
+    assert lines and lines[-1].startswith("epoch 1/1: ") and "(100%)" in lines[-1], log
+    done = [int(re.match(r"epoch 1/1: (\d+)/", line).group(1)) for line in lines]
+    assert done == sorted(set(done))  # each line further on, none twice
+    assert "\r" not in capsys.readouterr().err  # no tqdm bar where stderr is not a terminal

@@ -96,7 +96,7 @@ def test_a_run_killed_mid_epoch_resumes_from_its_newest_checkpoint_and_finishes(
     valid = write_manifest(tmp_path / "valid.jsonl", rows)
     exp = tmp_path / "exp"
     command = [sys.executable, "-m", "asr.cli", "train", "--train", str(train), "--valid", str(valid),
-               "--out", str(exp), *KILL_SETTINGS]
+               "--out", str(exp), "--progress", *KILL_SETTINGS]  # the bar, though stderr is a pipe
     env = {**{k: v for k, v in os.environ.items() if k != "ASR_VERBOSE"},
            "TQDM_MININTERVAL": "0", "TQDM_MINITERS": "1"}  # the bar shows every step: the steps done when killed
 

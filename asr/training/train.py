@@ -9,6 +9,7 @@ import dataclasses
 import itertools
 import json
 import os
+import sys
 import time
 import weakref
 from dataclasses import dataclass
@@ -277,6 +278,45 @@ def _has_bf16() -> bool:
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
+class EpochProgress:
+    """An epoch's progress: a tqdm bar where stderr is a terminal (or `show` is True); otherwise (a log file, a
+    pipe) a plain line through `log` each time another tenth of the epoch is done, with the mean loss since the
+    last line and the batches per second. Nothing on a worker that is not the chief."""
+
+    def __init__(self, total: int, done: int, desc: str, is_chief: bool, show: bool | None, log):
+        self.total, self.done, self.desc, self.log = total, done, desc, log
+        self.bar = None
+        self.plain = False
+        if is_chief and (show or (show is None and sys.stderr.isatty())):
+            self.bar = tqdm(total=total, initial=done, desc=desc, unit="batch")
+        elif is_chief and show is None:
+            self.plain = True
+        self.losses: list[float] = []
+        self.next_line = self._next_tenth(done)
+        self.since = time.time()
+
+    def _next_tenth(self, done: int) -> int:
+        return min(self.total, (done * 10 // max(self.total, 1) + 1) * self.total // 10 or 1)
+
+    def update(self, loss: float) -> None:
+        self.done += 1
+        self.losses.append(loss)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.2f}")
+        elif self.plain and self.done >= self.next_line:
+            now = time.time()
+            self.log(f"{self.desc}: {self.done}/{self.total} batches ({self.done / max(self.total, 1):.0%}), "
+                     f"loss {np.mean(self.losses):.3f}, {len(self.losses) / max(now - self.since, 1e-9):.2f} "
+                     f"batches/s")
+            self.losses, self.since = [], now
+            self.next_line = self._next_tenth(self.done)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
 class Trainer:
     """Holds one run's model, optimizer, data and output folder; `run()` trains to the configured epochs.
 
@@ -284,13 +324,14 @@ class Trainer:
     (see asr/training/distribute.py). `strategy`: a tf.distribute strategy to use instead of the one cfg.train names."""
 
     def __init__(self, cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, log=print,
-                 strategy: tf.distribute.Strategy | None = None):
+                 strategy: tf.distribute.Strategy | None = None, progress: bool | None = None):
         # first: a multi-worker strategy must set up its collectives before TensorFlow runs anything
         self.strategy = strategy or distribute.make_strategy(cfg.train.strategy)
         self.distributed = strategy is not None or cfg.train.strategy != "default"
         self.is_chief = distribute.is_chief(self.strategy)
         self.out_dir = Path(out_dir)
         self.log = log
+        self.progress = progress  # a bar on stderr: None where it is a terminal; else plain lines (EpochProgress)
         cache_dir = cache_dir or self.out_dir / "features"
         with distribute.chief_first(self.strategy):  # the chief writes config and feature cache, the others read
             self.cfg = self._resolve_config(cfg)
@@ -403,8 +444,8 @@ class Trainer:
         """Returns (mean loss, audio seconds per wall second, finished the epoch)."""
         batches = self._batches(epoch)
         skip = self.state["batch_in_epoch"]
-        bar = tqdm(total=len(batches), initial=skip, desc=f"epoch {epoch + 1}/{self.cfg.train.epochs}", unit="batch",
-                   disable=not self.is_chief)
+        bar = EpochProgress(len(batches), skip, f"epoch {epoch + 1}/{self.cfg.train.epochs}",
+                            self.is_chief, self.progress, self.log)
         losses, audio_s, started, last_save = [], 0.0, time.time(), time.time()
         for i, batch in enumerate(self._inputs(batches[skip:]), skip):
             loss, stop = self._step(batch, deadline)
@@ -414,8 +455,7 @@ class Trainer:
             with self.writer.as_default(step=step):
                 tf.summary.scalar("train/loss", loss)
                 tf.summary.scalar("train/learning_rate", float(self.optimizer.learning_rate))
-            bar.update(1)
-            bar.set_postfix(loss=f"{loss:.2f}")
+            bar.update(loss)
             self.state["batch_in_epoch"] = i + 1
             now = time.time()
             if now - last_save > self.cfg.train.checkpoint_minutes * 60 or stop:
@@ -491,6 +531,8 @@ def _append_epoch(path: Path, result: dict) -> None:
     os.replace(tmp, path)
 
 
-def run(cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, max_minutes=None, log=print) -> dict:
-    """Train (or resume) into out_dir; returns the last epoch's metrics."""
-    return Trainer(cfg, train_manifest, valid_manifest, out_dir, cache_dir, log).run(max_minutes)
+def run(cfg: Config, train_manifest, valid_manifest, out_dir, cache_dir=None, max_minutes=None, log=print,
+        progress: bool | None = None) -> dict:
+    """Train (or resume) into out_dir; returns the last epoch's metrics. `progress`: a tqdm bar per epoch (None:
+    where stderr is a terminal); without one, a plain line at every tenth of an epoch (EpochProgress)."""
+    return Trainer(cfg, train_manifest, valid_manifest, out_dir, cache_dir, log, progress=progress).run(max_minutes)
