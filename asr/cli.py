@@ -12,9 +12,9 @@ from pathlib import Path
 
 from asr import formats
 from asr.config import STRATEGIES
-from asr.exported import FORMATS as EXPORT_FORMATS
-from asr.exported import QUANTIZE
 from asr.formats import FORMATS
+from asr.model.exported import FORMATS as EXPORT_FORMATS
+from asr.model.exported import QUANTIZE
 from asr.models import DEFAULT_MODEL
 
 NEEDS_TENSORFLOW = {"train": "asr train", "export": "asr export"}  # the rest run in NumPy
@@ -128,7 +128,7 @@ def _prior_scale(text: str) -> float:
 
 
 def _hotwords(texts) -> dict[str, float]:
-    from asr.fusion import parse_hotword
+    from asr.decoding.fusion import parse_hotword
     try:
         return dict(parse_hotword(t) for t in texts or [])
     except ValueError as e:
@@ -140,7 +140,7 @@ def _load(args):
     hotwords = _hotwords(getattr(args, "hotword", None))
     with warnings.catch_warnings(record=True) as caught, _native_stderr_silenced():
         from asr import load_model
-        from asr.exported import ExportError
+        from asr.model.exported import ExportError
         from asr.models import CheckpointError
         from asr.recognizer import LMFallbackWarning
         try:
@@ -170,7 +170,7 @@ def _output_name(relative: Path, used: set, suffix: str) -> str:
 def _inputs(paths) -> list[tuple[str, Path | None, str | None, Path | None]]:
     """(shown path, file or None, error or None, path relative to the folder given) for every input, in the order
     given, folders expanded; "-" is standard input."""
-    from asr.audio import find_audio_files
+    from asr.audio.load import find_audio_files
     out = []
     for path in paths:
         if path == STDIN:
@@ -214,7 +214,7 @@ def _progress(show: bool, total: int):
 def _transcribe_one(model, shown: str, path, alternatives: int, progress):
     """(transcript, None, warnings) or (None, one-line error, warnings) for one input; never raises for a bad
     file. `path` STDIN reads the audio from standard input."""
-    from asr.audio import AudioError, AudioWarning, load_audio_bytes
+    from asr.audio.load import AudioError, AudioWarning, load_audio_bytes
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", AudioWarning)
         try:
@@ -354,7 +354,8 @@ MODELS_WIDTH = 100  # `asr models` fits a terminal this wide
 
 
 def cmd_models(args) -> int:
-    from asr import ensemble, models
+    from asr import models
+    from asr.model import ensemble
     if args.name:
         return _model_details(args.name)
     rows = []
@@ -379,7 +380,8 @@ def _model_details(name: str) -> int:
     """One shipped model (or model directory): what it is, its files and every measured score, one per line."""
     import textwrap
 
-    from asr import ensemble, models
+    from asr import models
+    from asr.model import ensemble
     try:
         path = models.resolve(name)
     except FileNotFoundError as e:
@@ -433,7 +435,7 @@ def cmd_export(args) -> int:
         calibration.append(path)
     failure = None
     with _native_stderr_silenced():  # the converter prints pages of MLIR notes on file descriptor 2
-        from asr.audio import AudioError
+        from asr.audio.load import AudioError
         from asr.training.checkpoint import CheckpointError
         from asr.training.export import ExportError, export
         try:
@@ -453,8 +455,8 @@ def cmd_export(args) -> int:
 def cmd_lm(args) -> int:
     from tqdm import tqdm
 
-    from asr import lm
-    from asr.text import normalize
+    from asr.decoding import lm
+    from asr.decoding.text import normalize
     if args.order < 1:
         raise UsageError(f"--order must be at least 1, got {args.order}")
     try:
@@ -488,19 +490,20 @@ def _load_streaming(args):
     with _native_stderr_silenced():
         try:
             model.streaming().warm_up()
-        except ValueError as e:  # asr.stream_model.NotStreamable, or a TFLite file
+        except ValueError as e:  # asr.model.stream.NotStreamable, or a TFLite file
             raise UsageError(str(e)) from None
     return model
 
 
 def cmd_pack(args) -> int:
-    from asr import models, tables
+    from asr import models
     from asr.models import CheckpointError
+    from asr.pack import pack
     failed = 0
     for name in args.models:
         try:
             path = models.resolve(name)
-            sizes = tables.pack(path)
+            sizes = pack(path)
         except (FileNotFoundError, CheckpointError) as e:
             raise UsageError(str(e)) from None
         except (OSError, ValueError) as e:
@@ -513,14 +516,14 @@ def cmd_pack(args) -> int:
 
 
 def cmd_stream(args) -> int:
-    from asr import live
+    from asr.live import terminal as live
     if args.list_devices:
         return live.list_devices()
     return live.run(args, _load_streaming)
 
 
 def cmd_serve(args) -> int:
-    from asr import server
+    from asr.live import server
     return server.run(args, _load_streaming(args))
 
 
@@ -539,7 +542,7 @@ def _decoding_arguments(p) -> None:
                    help="ignore the model's lexicon.txt, and for a phone model its word list (open vocabulary)")
     lm = p.add_mutually_exclusive_group()
     lm.add_argument("--lm", metavar="ARPA|JSON", help="word n-gram LM (ARPA, .arpa.gz; or a mix of LMs described "
-                    "in a .json file, see asr/mixlm.py) instead of the model's own")
+                    "in a .json file, see asr/decoding/mixlm.py) instead of the model's own")
     lm.add_argument("--no-lm", action="store_true", help="do not use the model's language model")
     p.add_argument("--lm-weight", type=_number_in(*LM_WEIGHT_RANGE), metavar="W",
                    help=f"LM weight, {LM_WEIGHT_RANGE[0]:g} to {LM_WEIGHT_RANGE[1]:g} (default: the model's "

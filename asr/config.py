@@ -4,9 +4,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomllib
 
 STRATEGIES = ("default", "mirrored", "multi_worker")  # train.strategy; see asr/training/distribute.py
 
@@ -38,7 +39,7 @@ class ModelConfig:
     conv_stride: int = 1
     dropout: float = 0.1
     num_tokens: int = 29  # output size, blank included; set from the vocabulary
-    tokens: str = "chars"  # output units: "chars" (a-z, apostrophe, space) or "phones" (ARPAbet, asr/phones.py)
+    tokens: str = "chars"  # output units: "chars" (a-z, apostrophe, space) or "phones" (ARPAbet, asr/decoding/phones.py)
 
     @property
     def subsampling(self) -> int:

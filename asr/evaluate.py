@@ -10,10 +10,9 @@ import numpy as np
 from tqdm import tqdm
 
 from asr import metrics
-from asr.audio import AudioError, load_audio
+from asr.audio.load import AudioError, load_audio
 from asr.manifest import read_manifest
 from asr.transcribe import Transcriber
-
 
 QUIET_RMS = 3e-4  # the level of the quiet put around clips by pad_s (about -70 dBFS, a quiet room's microphone)
 STREAM_CHUNK_S = 0.04  # chunk size when evaluating by streaming
@@ -31,7 +30,7 @@ def with_quiet(samples: np.ndarray, pad_s: float, rate: int, seed: int = 0, rms:
 
 def stream_text(transcriber, samples: np.ndarray) -> str:
     """The finals of a StreamingTranscriber fed `samples` in STREAM_CHUNK_S chunks, joined."""
-    from asr.streaming import StreamingTranscriber
+    from asr.live.streaming import StreamingTranscriber
     stream = StreamingTranscriber(transcriber)
     chunk = int(STREAM_CHUNK_S * transcriber.sample_rate_hz)
     events = [e for i in range(0, len(samples), chunk) for e in stream.feed(samples[i:i + chunk])]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from asr.decode import Word
+from asr.decoding.ctc import Word
 
 FORMATS = ("text", "jsonl", "json", "srt", "vtt")
 MAX_CUE_WORDS = 10

@@ -1,6 +1,6 @@
 """Word and character error rates (jiwer alignments), corpus-level, with per-utterance reports.
 
-Both sides go through `asr.text.normalize` before scoring. Rates are corpus-level: total errors over
+Both sides go through `asr.decoding.text.normalize` before scoring. Rates are corpus-level: total errors over
 total reference tokens, never a mean of per-utterance rates. CER counts the spaces between words as
 characters.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import jiwer
 
-from asr.text import normalize
+from asr.decoding.text import normalize
 
 # One aligned position: (op, reference token, hypothesis token). op is "=", "S", "D" or "I";
 # the missing side of a deletion or insertion is "".

@@ -15,15 +15,24 @@ from pathlib import Path
 
 import numpy as np
 
-from asr import priors, tables
-from asr.audio import (check_sample_rate, clipped, downmix, duration_s, load_audio, resample, stream_audio,
-                       to_float32)
-from asr.decode import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
-from asr.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
+from asr.audio.load import (
+    check_sample_rate,
+    clipped,
+    downmix,
+    duration_s,
+    load_audio,
+    resample,
+    stream_audio,
+    to_float32,
+)
+from asr.audio.segment import SegmentConfig, has_sound, split_array, split_at_pauses
+from asr.decoding import tables
+from asr.decoding.ctc import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
+from asr.decoding.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
+from asr.decoding.phones import PhoneVocabulary
+from asr.decoding.text import Vocabulary
+from asr.model import priors
 from asr.models import CheckpointError
-from asr.phones import PhoneVocabulary
-from asr.segment import SegmentConfig, has_sound, split_array, split_at_pauses
-from asr.text import Vocabulary
 
 
 @dataclass(frozen=True)
@@ -43,7 +52,7 @@ class Transcript:
 
 
 LM_FILE = "lm.arpa.gz"  # a model directory's own word language model, used by default when present
-LM_MIX_FILE = "lm.json"  # or a mix of models (asr/mixlm.py), which wins over LM_FILE when both are there (and
+LM_MIX_FILE = "lm.json"  # or a mix of models (asr/decoding/mixlm.py), which wins over LM_FILE when both are there (and
 # gives way to it, with a warning, when the mix needs a package that is not installed)
 DECODING_FILE = "decoding.json"  # its tuned beam width, LM weight and word bonus
 
@@ -95,7 +104,7 @@ class Recognizer:
     model's beam search keeps to the words of its LM, or with no LM to those of its pronunciation dictionary.
     With a word LM (the model directory's LM_MIX_FILE or LM_FILE, or `lm=PATH`), beam search with the weights of
     its DECODING_FILE, and with its `prior_scale` the search reads posteriors divided by the model's token priors
-    (asr.priors; greedy decoding and word timings read them as they are).
+    (asr.model.priors; greedy decoding and word timings read them as they are).
     """
 
     LEXICON_BEAM = 8  # the narrowest beam used with a lexicon or hotwords
@@ -122,7 +131,7 @@ class Recognizer:
                                                 {"lm_words_only": True} if phones else None, prior_scale)
         self.lm = None
         if ngram is not None:
-            # the model's own LM: its lexicon and homophones from the model's tables (asr.tables), where current
+            # the model's own LM: its lexicon and homophones from the model's tables (asr.decoding.tables), where current
             packed = tables.decoding(self.model_dir, self.lm_path.name, vocab) if own else None
             lm_words, homophones = packed if packed is not None else (None, None)
             self.lm = LanguageModelScore(ngram, vocab, self.decoding.lm_weight, self.decoding.word_bonus,
@@ -141,12 +150,12 @@ class Recognizer:
         raise NotImplementedError
 
     def streaming(self):
-        """The acoustic model's streaming step (see asr.stream_model), for asr.streaming.StreamingTranscriber."""
+        """The acoustic model's streaming step (see asr.model.stream), for asr.live.streaming.StreamingTranscriber."""
         raise ValueError("this model cannot stream: streaming needs a unidirectional model directory, not an "
                          "export (the shipped 'english-stream' or 'digits-stream')")
 
     def _load_priors(self):
-        """The model's log token priors (asr.priors), which a non-zero prior_scale needs."""
+        """The model's log token priors (asr.model.priors), which a non-zero prior_scale needs."""
         path = self.model_dir / priors.PRIORS_FILE if self.model_dir is not None else None
         if path is None or not path.is_file():
             raise CheckpointError(f"{path or 'this model'}: no token priors, which prior_scale "
@@ -166,7 +175,7 @@ class Recognizer:
         lm=True: the model's own LM_MIX_FILE, or its LM_FILE (also when the mix needs a package that is not
         installed: then with an LMFallbackWarning); False or None: no LM; a path: that ARPA file or mix description.
         """
-        from asr.mixlm import MissingPackage, load_lm
+        from asr.decoding.mixlm import MissingPackage, load_lm
 
         if lm is True:
             own = [self.model_dir / name for name in (LM_MIX_FILE, LM_FILE)] if self.model_dir is not None else []
@@ -287,7 +296,7 @@ class Recognizer:
 
 
 class UtteranceDecoder:
-    """One utterance decoded as its frames arrive (asr.streaming): the recognizer's decoding, with the beam
+    """One utterance decoded as its frames arrive (asr.live.streaming): the recognizer's decoding, with the beam
     search (if any) advanced frame by frame, so that the final costs little more than the last frames."""
 
     def __init__(self, recognizer: Recognizer):
@@ -329,7 +338,7 @@ class ExportedTranscriber(Recognizer):
     """A TFLite file written by `asr export`, run by LiteRT: the same decoding, no TensorFlow in the process."""
 
     def __init__(self, path, **options):
-        from asr.exported import load_exported
+        from asr.model.exported import load_exported
         self.exported = load_exported(path)
         super().__init__(self.exported.vocab, self.exported.sample_rate_hz, self.exported.frame_s, None, **options)
 

@@ -6,7 +6,7 @@
     print(result.text, result.words[0].start_s)
 
 Decoding, segmentation and the result types live in asr.recognizer; this module runs the acoustic model of a
-model directory: the NumPy front end (asr.features) and networks (asr.numpy_model, asr.ensemble). Nothing here
+model directory: the NumPy front end (asr.audio.features) and networks (asr.model.network, asr.model.ensemble). Nothing here
 imports TensorFlow.
 """
 from __future__ import annotations
@@ -15,16 +15,17 @@ from pathlib import Path
 
 import numpy as np
 
-from asr import ensemble, model_dir, models
-from asr.features import log_mel
-from asr.recognizer import (DECODING_FILE, LM_FILE, DecodingConfig, ExportedTranscriber, Recognizer,  # noqa: F401
-                            Transcript)
-from asr.segment import SegmentConfig
+from asr import models
+from asr.audio.features import log_mel
+from asr.audio.segment import SegmentConfig
+from asr.model import directory as model_dir
+from asr.model import ensemble
+from asr.recognizer import DECODING_FILE, LM_FILE, DecodingConfig, ExportedTranscriber, Recognizer, Transcript  # noqa: F401
 
 
 class Transcriber(Recognizer):
     """A model directory (weights, config, tokens; optional lexicon.txt, lm.arpa.gz, decoding.json, and
-    ensemble.json naming more networks to average with, asr.ensemble) plus decoding settings (see Recognizer)."""
+    ensemble.json naming more networks to average with, asr.model.ensemble) plus decoding settings (see Recognizer)."""
 
     def __init__(self, model_dir_path, beam_width: int | None = None, use_lexicon: bool = True,
                  segments: SegmentConfig = SegmentConfig(), hotwords: dict[str, float] | None = None,
@@ -40,10 +41,10 @@ class Transcriber(Recognizer):
         self._streaming = None
 
     def streaming(self):
-        """The model's streaming step (asr.stream_model), built on first use; raises
-        asr.stream_model.NotStreamable for a bidirectional model or an ensemble."""
+        """The model's streaming step (asr.model.stream), built on first use; raises
+        asr.model.stream.NotStreamable for a bidirectional model or an ensemble."""
         if self._streaming is None:
-            from asr.stream_model import StreamingAcoustics
+            from asr.model.stream import StreamingAcoustics
             self._streaming = StreamingAcoustics(self.model, self.config, name=str(self.model_dir))
         return self._streaming
 
@@ -71,7 +72,7 @@ def load_model(name_or_dir: str | None = None, beam_width: int | None = None, us
 
     With the model's language model (if it ships one; `lm=False` turns it off, a path picks another ARPA file)
     the beam search and weights of its decoding.json are the default; without one, greedy decoding.
-    `hotwords` maps words to log-domain boosts (asr.fusion.DEFAULT_HOTWORD_BOOST is a good start)."""
+    `hotwords` maps words to log-domain boosts (asr.decoding.fusion.DEFAULT_HOTWORD_BOOST is a good start)."""
     options = dict(beam_width=beam_width, use_lexicon=use_lexicon, hotwords=hotwords, lm=lm, lm_weight=lm_weight,
                    word_bonus=word_bonus, prior_scale=prior_scale)
     if name_or_dir and str(name_or_dir).endswith(".tflite"):

@@ -36,7 +36,7 @@ def speech_clips() -> list[Path]:
 
 def write_recording(path: Path, minutes: float, clips: list[Path]) -> float:
     """A WAV of at least `minutes` of speech, written clip by clip (never all in memory); returns seconds."""
-    from asr.audio import load_audio
+    from asr.audio.load import load_audio
     target, written, pause = minutes * 60 * RATE, 0, np.zeros(round(PAUSE_S * RATE), np.float32)
     with soundfile.SoundFile(path, "w", RATE, 1, subtype="PCM_16") as out:
         while written < target:

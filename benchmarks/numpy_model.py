@@ -1,4 +1,4 @@
-"""The acoustic model in NumPy (asr.numpy_model, what Transcriber.log_probs runs) against the same model in
+"""The acoustic model in NumPy (asr.model.network, what Transcriber.log_probs runs) against the same model in
 TensorFlow (asr.training.reference.KerasReference), per shipped model, on the same audio in one process.
 
     python benchmarks/numpy_model.py [--models english-phones ...] [--seconds 60] [--repeats 5]

@@ -3,7 +3,7 @@ in one process, so that a drift of the machine's speed hits both alike.
 
     python benchmarks/paired.py A_MODEL B_MODEL [--seconds 10 60] [--pairs 5] [--b-search-from GIT_REV]
 
---b-search-from runs B with the beam search of asr/decode.py as it was at that revision (A keeps this checkout's):
+--b-search-from runs B with the beam search of asr/decoding/ctc.py as it was at that revision (A keeps this checkout's):
 how the speed of a change to the search was measured. Prints, per input length, each side's RTFs, their medians
 and the median of the per-pair ratios A/B.
 """
@@ -24,8 +24,8 @@ from run import ENGLISH_SAMPLES, interleaved_seconds, load_clips, tile_to  # noq
 
 
 def search_class_at(rev: str):
-    """PrefixBeamSearch of asr/decode.py at git revision `rev`, loaded as a module of its own."""
-    source = subprocess.run(["git", "show", f"{rev}:asr/decode.py"], capture_output=True, text=True, check=True,
+    """PrefixBeamSearch of asr/decoding/ctc.py at git revision `rev`, loaded as a module of its own."""
+    source = subprocess.run(["git", "show", f"{rev}:asr/decoding/ctc.py"], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout
     path = Path(tempfile.mkdtemp()) / "decode_at_rev.py"
     path.write_text(source)

@@ -73,7 +73,7 @@ def tile_to(samples: np.ndarray, duration_s: float, sample_rate_hz: int) -> np.n
 
 
 def load_clips(paths, sample_rate_hz: int) -> list[np.ndarray]:
-    from asr.audio import load_audio
+    from asr.audio.load import load_audio
     return [load_audio(p, sample_rate_hz) for p in paths]
 
 
@@ -106,13 +106,13 @@ def _load_average() -> list[float] | None:
 # 1. Front end --------------------------------------------------------------------------------------------------
 
 def bench_front_end(duration_s: float, repeats: int) -> dict:
-    """asr.features.log_mel (NumPy, what transcription runs) and its tf.signal twin (eager, as the feature cache
+    """asr.audio.features.log_mel (NumPy, what transcription runs) and its tf.signal twin (eager, as the feature cache
     calls it; in a tf.function, as an export runs it) against librosa with the same framing, on real speech tiled
     to `duration_s`."""
     import librosa
     import tensorflow as tf
     from asr.config import FeatureConfig
-    from asr.features import fft_length, hop_samples, log_mel, window_samples
+    from asr.audio.features import fft_length, hop_samples, log_mel, window_samples
     from asr.training.features import log_mel as tf_log_mel
 
     cfg = FeatureConfig()
@@ -131,12 +131,12 @@ def bench_front_end(duration_s: float, repeats: int) -> dict:
 
     graph_log_mel = tf.function(lambda x: tf_log_mel(x, cfg), input_signature=[tf.TensorSpec([None], tf.float32)])
     candidates = {
-        "asr.features.log_mel (NumPy)": lambda: log_mel(samples, cfg),
+        "asr.audio.features.log_mel (NumPy)": lambda: log_mel(samples, cfg),
         "asr.training.features.log_mel (eager)": lambda: tf_log_mel(samples, cfg).numpy(),
         "asr.training.features.log_mel (tf.function)": lambda: graph_log_mel(tf.constant(samples)).numpy(),
         f"librosa {librosa.__version__} melspectrogram + log": run_librosa,
     }
-    ours, reference = candidates["asr.features.log_mel (NumPy)"](), run_librosa()
+    ours, reference = candidates["asr.audio.features.log_mel (NumPy)"](), run_librosa()
     common = min(len(ours), len(reference))
     rows = []
     for name, fn in candidates.items():
@@ -157,7 +157,7 @@ def bench_training(recipe: str, clip_s: float, batch: int | None, warmup_steps: 
     import keras
     import tensorflow as tf
     from asr import config
-    from asr.features import num_frames
+    from asr.audio.features import num_frames
     from asr.training.keras_model import build_model, count_parameters
     from asr.training.train import make_optimizer, make_train_step
 
@@ -193,7 +193,8 @@ def bench_training(recipe: str, clip_s: float, batch: int | None, warmup_steps: 
 def bench_inference(name: str, long_inputs_s, repeats: int) -> list[dict]:
     """RTF of one shipped model: acoustic model alone, then transcribe() greedy and with beam search."""
     import asr
-    from asr import ensemble, models
+    from asr.model import ensemble
+    from asr import models
 
     greedy = asr.load_model(name, beam_width=1, use_lexicon=False, lm=False)
     beam = asr.load_model(name, beam_width=BEAM_WIDTH, lm=False)

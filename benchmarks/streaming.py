@@ -65,7 +65,7 @@ def background_rms(samples: np.ndarray, rate: int) -> float:
 
 def play(model, clips: list[np.ndarray], rate: int, chunk_ms: float, results: list, barrier: threading.Barrier):
     from asr.evaluate import with_quiet
-    from asr.streaming import StreamingTranscriber
+    from asr.live.streaming import StreamingTranscriber
     chunk = int(rate * chunk_ms / 1000)
     barrier.wait()
     for samples in clips:
@@ -100,7 +100,7 @@ def play(model, clips: list[np.ndarray], rate: int, chunk_ms: float, results: li
 
 def run(model_name: str, streams: int, chunk_ms: float, paths: list[Path]) -> dict:
     from asr import load_model
-    from asr.audio import load_audio
+    from asr.audio.load import load_audio
     from asr.metrics import score
     model = load_model(model_name)
     model.streaming().warm_up()

@@ -1,6 +1,6 @@
 """Shared fixtures: the samples folder, its manifest, and one tiny model trained once per session to overfit it.
 
-The tiny model is a second model directory for the CLI and API tests, and the subject of tests/test_overfit.py.
+The tiny model is a second model directory for the CLI and API tests, and the subject of tests/training/test_overfit.py.
 It trains on the shortest LibriSpeech clip (2.6 s, 40 copies) and the three FSDD digits (20 copies each) for
 4 epochs of single-clip-sized batches at a constant learning rate: about 30 s on a busy 2-core machine.
 """
@@ -57,9 +57,9 @@ def copy_with_lm(model_dir: Path, folder: Path, sample_rows, decoding: dict) -> 
     decoding.json."""
     import shutil
 
-    from asr import lm
+    from asr.decoding import lm
+    from asr.decoding.text import normalize
     from asr.recognizer import DECODING_FILE, LM_FILE
-    from asr.text import normalize
     shutil.copytree(model_dir, folder)
     sentences = [normalize(r["text"]).split() for r in sample_rows.values()]
     lm.write_arpa(lm.estimate(sentences, order=2, discount_fallback=(0.5, 1.0, 1.5)), folder / LM_FILE)

@@ -3,7 +3,7 @@ and in-process through `asr.cli.main`) and through the Python API (`load_model()
 
 Each input gets a transcript (possibly empty) or one line "<path>: <problem>", never a traceback; good inputs in
 the same batch are still transcribed, in order; exit code 0 when all succeeded, 1 when some failed, 2 for a
-usage error. What load_audio itself does with each file is tested in tests/test_audio.py.
+usage error. What load_audio itself does with each file is tested in tests/audio/test_audio.py.
 """
 import ctypes
 import json
@@ -20,7 +20,7 @@ import soxr
 
 import asr.models
 import asr.transcribe
-from asr.audio import AudioError
+from asr.audio.load import AudioError
 from asr.cli import main
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ CASES = {
     "dangling-link.wav": (("error", "no such file or directory"), ("error", "no such file")),
     "n" * 300 + ".wav": (("error", "File name too long"), ("error", "File name too long")),
 }
-PATH_PROBLEMS = ("no audio files found", "no such file or directory", "File name too long")  # asr.audio.find_audio_files
+PATH_PROBLEMS = ("no audio files found", "no such file or directory", "File name too long")  # asr.audio.load.find_audio_files
 OK = {name for name, (cli, _) in CASES.items() if cli[0] != "error"}
 
 
@@ -344,7 +344,7 @@ def test_the_python_api_refuses_samples_that_cannot_be_speech(bad, message):
 
 
 def test_float_samples_outside_the_unit_range_are_clipped_with_a_warning(tmp_path, capsys):
-    from asr.audio import AudioWarning
+    from asr.audio.load import AudioWarning
     samples = (50 * np.sin(np.arange(8000) / 3)).astype(np.float32)
     with pytest.warns(AudioWarning, match="reach 50"):
         asr.transcribe.load_model("digits").transcribe(samples, sample_rate=8000)
@@ -365,7 +365,8 @@ def test_a_sample_rate_too_low_for_speech_is_an_error_naming_the_file(tmp_path, 
 
 def test_a_truncated_wav_is_transcribed_with_a_one_line_warning_naming_it(tmp_path, samples_dir, capsys):
     import warnings
-    from asr.audio import AudioWarning, load_audio, load_audio_bytes, stream_audio
+
+    from asr.audio.load import AudioWarning, load_audio, load_audio_bytes, stream_audio
     whole = (samples_dir / "fsdd-0_jackson_0.wav").read_bytes()
     path = tmp_path / "cut.wav"
     path.write_bytes(whole[:len(whole) * 2 // 3])  # a copy cut short: the header still gives the whole length

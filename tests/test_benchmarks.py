@@ -20,7 +20,7 @@ def test_quick_benchmark_writes_all_sections(tmp_path):
     done = subprocess.run([sys.executable, str(ROOT / "benchmarks" / "run.py"), "--quick", "--out", str(out)],
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    assert "| asr.features.log_mel (NumPy) |" in done.stdout  # the markdown report is printed
+    assert "| asr.audio.features.log_mel (NumPy) |" in done.stdout  # the markdown report is printed
     results = json.loads(out.read_text())
 
     assert results["quick"] is True
@@ -76,7 +76,7 @@ def test_streaming_benchmark_runs_and_reports_latency(tmp_path):
     for r in rows:
         assert r["missing_finals"] == 0 and 0 < r["final_latency_ms"]["max"] < 1000
         assert 0 < r["event_interval_ms"]["median"] < 1000 and positive(r["compute_rtf_per_stream"])
-        # agreement with offline is for the benchmark to report (accuracy is tests/test_streaming.py's job)
+        # agreement with offline is for the benchmark to report (accuracy is tests/live/test_streaming.py's job)
         assert 0 <= r["identical_to_offline"] <= r["clips"] and r["finals_vs_offline_wer"] is not None
 
 

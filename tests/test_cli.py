@@ -471,7 +471,7 @@ def test_evaluate_draws_no_progress_bars_into_a_log(tmp_path, samples_dir):
 
 
 def test_every_hotword_in_the_readme_is_accepted():
-    from asr.fusion import parse_hotword
+    from asr.decoding.fusion import parse_hotword
     readme = (REPO_ROOT / "README.md").read_text()
     hotwords = re.findall(r"--hotword (\S+)", readme)
     assert hotwords

@@ -3,7 +3,7 @@ import json
 
 import pytest
 
-from asr.decode import Word
+from asr.decoding.ctc import Word
 from asr.formats import MAX_CUE_GAP_S, MAX_CUE_S, MAX_CUE_WORDS, cues, record, timestamp, to_jsonl, to_srt, to_vtt
 
 

@@ -8,12 +8,12 @@ import textwrap
 
 import numpy as np
 import pytest
-
-from asr import load_model, models, tables
-from asr.lm import NGramLM, PackedLM, estimate, read_arpa, write_arpa
-from asr.phones import PhoneVocabulary
-
 from conftest import REPO_ROOT
+
+from asr import load_model, models
+from asr.decoding import tables
+from asr.decoding.lm import NGramLM, PackedLM, estimate, read_arpa, write_arpa
+from asr.decoding.phones import PhoneVocabulary
 
 SAMPLE = REPO_ROOT / "samples" / "librispeech-2428-83699-0011.opus"
 DIGIT = REPO_ROOT / "samples" / "fsdd-7_nicolas_1.wav"
@@ -50,8 +50,8 @@ def test_loading_and_transcribing_each_shipped_model_imports_no_tensorflow(name)
 def test_the_streaming_api_imports_no_tensorflow():
     run = run_python(f"""
         from asr import load_model
-        from asr.audio import load_audio
-        from asr.streaming import StreamingTranscriber
+        from asr.audio.load import load_audio
+        from asr.live.streaming import StreamingTranscriber
         stream = StreamingTranscriber(load_model("english-stream"))
         samples = load_audio({str(SAMPLE)!r})
         events = [e for i in range(0, len(samples), 640) for e in stream.feed(samples[i:i + 640])] + stream.finish()
@@ -222,6 +222,7 @@ def test_jobs_must_be_positive(capsys):
 def test_every_file_of_the_shipped_models_is_package_data():
     """A plain `pip install .` carries what loading needs, the tables included (else start-up parses again)."""
     import fnmatch
+
     import tomllib
     patterns = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"][
         "asr.models"]
@@ -235,7 +236,7 @@ def test_every_file_of_the_shipped_models_is_package_data():
 
 def test_serve_loads_its_model_without_tensorflow():
     run = run_python("""
-        from asr import server  # noqa: F401  (the WebSocket server and its page)
+        from asr.live import server  # noqa: F401  (the WebSocket server and its page)
         from asr.cli import _load_streaming, build_parser
         model = _load_streaming(build_parser().parse_args(["serve", "--port", "0"]))
         assert model.streaming() is not None

@@ -1,8 +1,8 @@
 """Properties that hold for every input, checked with hypothesis: the CTC decoders (against an independent CTC
 forward algorithm), the log-mel front end, and a fuzz run of the audio loader on random bytes.
 
-Hand-worked examples of the same functions are in tests/test_decode.py, tests/test_features.py and
-tests/test_audio.py.
+Hand-worked examples of the same functions are in tests/decoding/test_decode.py, tests/audio/test_features.py and
+tests/audio/test_audio.py.
 """
 import itertools
 import math
@@ -16,10 +16,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from asr.audio import AudioError, duration_s, load_audio
+from asr.audio.load import AudioError, duration_s, load_audio
 from asr.config import FeatureConfig
-from asr.decode import beam_search, collapse, forced_align, greedy_decode, prefix_beam_search, word_timings
-from asr.text import BLANK_ID, Vocabulary
+from asr.decoding.ctc import beam_search, collapse, forced_align, greedy_decode, prefix_beam_search, word_timings
+from asr.decoding.text import BLANK_ID, Vocabulary
 
 VOCAB = Vocabulary()
 SPACE, A, B, C = VOCAB.space_id, *VOCAB.encode("abc")
@@ -228,7 +228,7 @@ FRONT_END = settings(max_examples=30, deadline=None, suppress_health_check=[Heal
 @FRONT_END
 @given(n=st.integers(0, 4000))
 def test_log_mel_has_num_frames_rows(n):
-    from asr.features import log_mel, num_frames
+    from asr.audio.features import log_mel, num_frames
     out = log_mel(np.zeros(n, np.float32), FEATURES)
     assert out.shape == (num_frames(n, FEATURES), FEATURES.num_mels)
     assert out.dtype == np.float32
@@ -242,7 +242,7 @@ samples_in_range = hnp.arrays(np.float32, st.integers(0, 2400),
 @FRONT_END
 @given(samples=samples_in_range, gain=st.sampled_from([1.0, 1e-6, 1e3, 3e4]))
 def test_log_mel_is_finite_and_above_the_floor_for_any_finite_samples(samples, gain):
-    from asr.features import log_mel
+    from asr.audio.features import log_mel
     out = log_mel(samples * np.float32(gain), FEATURES)
     assert np.all(np.isfinite(out))
     assert np.all(out >= np.log(FEATURES.log_floor) - 1e-5)  # power is never negative
@@ -251,7 +251,7 @@ def test_log_mel_is_finite_and_above_the_floor_for_any_finite_samples(samples, g
 @FRONT_END
 @given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(400, 2400), gain=st.floats(1e-2, 1e2))
 def test_scaling_the_samples_by_g_scales_the_mel_power_by_g_squared(seed, n, gain):
-    from asr.features import log_mel
+    from asr.audio.features import log_mel
     samples = np.random.default_rng(seed).uniform(-0.5, 0.5, n).astype(np.float32)
     power = np.exp(log_mel(samples, FEATURES).astype(np.float64)) - FEATURES.log_floor
     scaled = np.exp(log_mel(samples * np.float32(gain), FEATURES).astype(np.float64)) - FEATURES.log_floor
@@ -263,7 +263,7 @@ def test_scaling_the_samples_by_g_scales_the_mel_power_by_g_squared(seed, n, gai
 @FRONT_END
 @given(seed=st.integers(0, 2 ** 32 - 1), n=st.integers(400, 2400), hops=st.integers(1, 3))
 def test_dropping_whole_hops_from_the_start_drops_whole_frames(seed, n, hops):
-    from asr.features import hop_samples, log_mel
+    from asr.audio.features import hop_samples, log_mel
     samples = np.random.default_rng(seed).normal(0, 0.1, n).astype(np.float32)
     full = log_mel(samples, FEATURES)
     later = log_mel(samples[hops * hop_samples(FEATURES):], FEATURES)

@@ -4,12 +4,12 @@ import json
 import shutil
 
 import pytest
+from conftest import copy_with_lm
 
+from asr.decoding.text import normalize
 from asr.models import CheckpointError
 from asr.recognizer import DECODING_FILE, LM_FILE, LM_MIX_FILE, DecodingConfig
 from asr.transcribe import Transcriber
-from asr.text import normalize
-from conftest import copy_with_lm
 
 CLIP = "librispeech-2428-83699-0011.opus"  # "all night it had been blowing and raining": the tiny model knows it
 

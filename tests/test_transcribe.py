@@ -4,7 +4,7 @@ import pytest
 import soundfile
 
 from asr import load_model
-from asr.audio import load_audio
+from asr.audio.load import load_audio
 from asr.transcribe import Transcript
 
 DIGITS = {"fsdd-0_jackson_0.wav": "zero", "fsdd-7_nicolas_1.wav": "seven", "fsdd-9_yweweler_2.wav": "nine"}

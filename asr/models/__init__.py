@@ -1,4 +1,4 @@
-"""Models shipped inside the package, each a model directory (see asr/model_dir.py) with a README.md card."""
+"""Models shipped inside the package, each a model directory (see asr/model/directory.py) with a README.md card."""
 from __future__ import annotations
 
 import json

@@ -4,7 +4,7 @@ The Keras acoustic model (keras_model), the tf.signal twin of the front end (fea
 (data, batching), the training loop (train), tf.distribute strategies (distribute), model directories and
 training-state checkpoints (checkpoint), SavedModel and TFLite export (export), the Keras reference that the
 NumPy networks are checked against (reference), and plots. Transcription never imports this package: its
-models run in NumPy (asr.numpy_model) from the directories written here.
+models run in NumPy (asr.model.network) from the directories written here.
 """
 from __future__ import annotations
 

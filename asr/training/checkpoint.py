@@ -1,4 +1,4 @@
-"""Writing model directories (asr.model_dir reads them), and training-state checkpoints.
+"""Writing model directories (asr.model.directory reads them), and training-state checkpoints.
 
 A training-state checkpoint (what resuming needs): checkpoints/step-NNNNNNN/ holding model.npz (float32),
 optimizer.npz and state.json. Every directory is written under a temporary name and renamed into place, so a
@@ -15,11 +15,19 @@ from pathlib import Path
 import numpy as np
 
 from asr import config as config_lib
-from asr.model_dir import (MODEL_FILES, CheckpointError, check_model_dir, json_object,  # noqa: F401  (its API)
-                           read_config, read_metrics, read_vocabulary)
-from asr.model_dir import reading as _reading
-from asr.text import Vocabulary
+from asr.decoding.text import Vocabulary
+from asr.model.directory import (  # noqa: F401  (its API)
+    MODEL_FILES,
+    CheckpointError,
+    check_model_dir,
+    json_object,
+    read_config,
+    read_metrics,
+    read_vocabulary,
+)
+from asr.model.directory import reading as _reading
 from asr.training.keras_model import AcousticModel, KerasEnsemble, build_model, load_weights, save_weights
+
 _AT_FDCWD, _RENAME_EXCHANGE = -100, 2  # linux/fcntl.h
 
 
@@ -86,8 +94,8 @@ def load_network(path) -> tuple[config_lib.Config, AcousticModel]:
 
 def load_keras(path) -> tuple[config_lib.Config, Vocabulary, "AcousticModel | KerasEnsemble"]:
     """A model directory's acoustic model in TensorFlow: its network, or a KerasEnsemble of it and the members
-    its ensemble.json names (checked to fit by asr.ensemble, as for inference)."""
-    from asr import ensemble
+    its ensemble.json names (checked to fit by asr.model.ensemble, as for inference)."""
+    from asr.model import ensemble
 
     cfg, vocab, network = load_model_dir(path)
     found = ensemble.fitting_members(path, cfg)  # the same checks (and errors) as inference

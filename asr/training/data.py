@@ -16,12 +16,12 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from asr.audio import AudioError, change_speed, load_audio
-from asr.training.batching import make_batches, min_ctc_frames  # noqa: F401  (part of this module's API)
+from asr.audio.load import AudioError, change_speed, load_audio
 from asr.config import FeatureConfig
-from asr.training.features import log_mel
+from asr.decoding.text import Vocabulary, normalize
 from asr.manifest import read_manifest
-from asr.text import Vocabulary, normalize
+from asr.training.batching import make_batches, min_ctc_frames  # noqa: F401  (part of this module's API)
+from asr.training.features import log_mel
 
 
 @dataclass

@@ -1,22 +1,22 @@
 """Export a model directory as a TensorFlow SavedModel or a TFLite file that takes a waveform.
 
-The log-mel front end (asr.features.log_mel) is inside the exported graph, so a runtime needs no feature code.
+The log-mel front end (asr.audio.features.log_mel) is inside the exported graph, so a runtime needs no feature code.
 Both formats have the same signature, "serving_default", one utterance per call:
 
     input   waveform    float32 [samples]         mono, in [-1, 1], at the model's sample rate
-    output  log_probs   float32 [frames, tokens]  natural-log posteriors (log-softmax), blank first (asr.text)
+    output  log_probs   float32 [frames, tokens]  natural-log posteriors (log-softmax), blank first (asr.decoding.text)
             num_frames  int32   []                = frames: ceil(log-mel frames / subsampling)
 
-log_probs are what asr.decode takes: greedy_decode(log_probs, vocab, frame_s), beam_search(...); they equal
+log_probs are what asr.decoding.ctc takes: greedy_decode(log_probs, vocab, frame_s), beam_search(...); they equal
 asr.training.reference.KerasReference's of the same model (exactly for a SavedModel; within 1e-4 for a
 float TFLite file; Transcriber.log_probs, which runs the networks in NumPy, within 1e-4 too). A waveform
 shorter than one analysis window (25 ms) gives 0 frames.
 
 Every export describes itself in a JSON document (sample rate, frame duration, token symbols, source model,
 quantization, output units): `assets.extra/asr.json` in a SavedModel directory, a metadata entry named "asr" in
-a TFLite file. A phone model (asr/phones.py) carries its pronunciations too, as pronunciations.txt.gz (in
+a TFLite file. A phone model (asr/decoding/phones.py) carries its pronunciations too, as pronunciations.txt.gz (in
 assets.extra/, or a metadata entry of that name), so a runtime can write words. `load_exported(path)` reads either
-format and returns an ExportedModel (asr.exported, which a runtime imports without TensorFlow).
+format and returns an ExportedModel (asr.model.exported, which a runtime imports without TensorFlow).
 
 One utterance per call, not a padded batch with lengths: TF 2.21's TFLite converter lowers the Keras LSTM's
 while loop only when the batch size is static ("'tf.TensorListReserve' op requires element_shape to be static
@@ -46,10 +46,19 @@ from pathlib import Path
 
 import numpy as np
 
-from asr.exported import (FORMATS, METADATA_NAME, METADATA_VERSION, QUANTIZE, SIGNATURE, ExportedModel,  # noqa: F401
-                          ExportError, load_exported, vocabulary)
-from asr.phones import PRONUNCIATIONS_FILE, PhoneVocabulary
-from asr.text import Vocabulary
+from asr.decoding.phones import PRONUNCIATIONS_FILE, PhoneVocabulary
+from asr.decoding.text import Vocabulary
+from asr.model.exported import (  # noqa: F401
+    FORMATS,
+    METADATA_NAME,
+    METADATA_VERSION,
+    QUANTIZE,
+    SIGNATURE,
+    ExportedModel,
+    ExportError,
+    load_exported,
+    vocabulary,
+)
 
 FRONT_END_SCOPE = "log_mel"  # name scope of the front-end ops in the exported graph
 
@@ -146,7 +155,7 @@ def export(name_or_dir, fmt: str, out, quantize: str = "none", calibration_files
     Raises ExportError, FileNotFoundError (no such model), checkpoint.CheckpointError, audio.AudioError.
     """
     from asr import models
-    from asr.audio import load_audio
+    from asr.audio.load import load_audio
     from asr.training import checkpoint
     from asr.training.keras_model import KerasEnsemble
 
@@ -205,7 +214,7 @@ def _float_filterbank(flatbuffer: bytes, features_cfg) -> bytes:
     from tensorflow.lite.python import schema_py_generated as schema
     from tensorflow.lite.tools import flatbuffer_utils
 
-    from asr.features import mel_filterbank
+    from asr.audio.features import mel_filterbank
 
     weights = mel_filterbank(features_cfg).T  # [mels, bins]: a fully-connected layer's [outputs, inputs]
     model = flatbuffer_utils.convert_bytearray_to_object(flatbuffer)

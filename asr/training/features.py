@@ -1,13 +1,13 @@
-"""The tf.signal twin of asr.features.log_mel, for training and export: the same frames, window, FFT size and mel
-filterbank (all defined in asr.features), computed in float32 on TensorFlow tensors and batches, so that the
-front end is part of the training graph and of an exported model. tests/test_features.py holds the two to 1e-4.
+"""The tf.signal twin of asr.audio.features.log_mel, for training and export: the same frames, window, FFT size and mel
+filterbank (all defined in asr.audio.features), computed in float32 on TensorFlow tensors and batches, so that the
+front end is part of the training graph and of an exported model. tests/audio/test_features.py holds the two to 1e-4.
 """
 from __future__ import annotations
 
 import tensorflow as tf
 
+from asr.audio.features import fft_length, hop_samples, mel_filterbank, window_samples
 from asr.config import FeatureConfig
-from asr.features import fft_length, hop_samples, mel_filterbank, window_samples
 
 
 def log_mel(waveform, cfg: FeatureConfig) -> tf.Tensor:

@@ -115,7 +115,7 @@ def load_weights(model: keras.Model, path, skip: tuple[str, ...] = ()) -> None:
 
 
 class KerasEnsemble:
-    """AcousticModels called as one, in TensorFlow (asr.ensemble's NumpyEnsemble, for export and reference):
+    """AcousticModels called as one, in TensorFlow (asr.model.ensemble's NumpyEnsemble, for export and reference):
     `ensemble(features, lengths)` returns (log posteriors, lengths) as an AcousticModel returns (logits,
     lengths), so export takes either (a log-softmax leaves log posteriors as they are)."""
 

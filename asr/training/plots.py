@@ -46,8 +46,8 @@ def plot_training(exp_dir, out_png) -> Path:
 
 def plot_alignment(transcriber, audio_path, out_png) -> Path:
     """Log-mel spectrogram of a clip, the model's per-frame token posteriors, and the words with their times."""
-    from asr.audio import load_audio
-    from asr.features import log_mel
+    from asr.audio.features import log_mel
+    from asr.audio.load import load_audio
     plt = _pyplot()
     samples = load_audio(audio_path, transcriber.sample_rate_hz)
     features = log_mel(samples, transcriber.config.features)

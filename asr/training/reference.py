@@ -1,5 +1,5 @@
 """A model directory's acoustic model run by Keras in TensorFlow: the reference that the NumPy networks
-(asr.numpy_model, asr.ensemble) and exports (asr.training.export) are checked against."""
+(asr.model.network, asr.model.ensemble) and exports (asr.training.export) are checked against."""
 from __future__ import annotations
 
 import numpy as np

@@ -20,17 +20,24 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from asr import metrics
-from asr.training import checkpoint, distribute
 from asr import config as config_lib
+from asr import metrics
 from asr.config import Config
-from asr.training.data import FeatureSet, batch_dataset, concatenate, encode_labels, feature_stats, load_features, \
-    make_batches, min_ctc_frames
-from asr.decode import collapse
+from asr.decoding.ctc import collapse
+from asr.decoding.phones import vocabulary
+from asr.decoding.text import Vocabulary, normalize
+from asr.training import checkpoint, distribute
+from asr.training.data import (
+    FeatureSet,
+    batch_dataset,
+    concatenate,
+    encode_labels,
+    feature_stats,
+    load_features,
+    make_batches,
+    min_ctc_frames,
+)
 from asr.training.keras_model import AcousticModel, build_model, count_parameters, load_weights, output_lengths
-from asr.phones import vocabulary
-from asr.text import Vocabulary, normalize
-
 
 QUIET_STD = 1.5  # silence padding sits this many standard deviations below each mel band's mean
 QUIET_NOISE_STD = 0.3  # with noise of this many standard deviations

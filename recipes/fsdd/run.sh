@@ -32,7 +32,7 @@ if stage evaluate; then
 fi
 
 if stage stream; then
-  # the streaming model (unidirectional LSTMs, asr/streaming.py); not in the default stages
+  # the streaming model (unidirectional LSTMs, asr/live/streaming.py); not in the default stages
   # fine-tuned from the English streaming model (recipes/mini_librispeech/run.sh stage stream)
   INIT=${INIT:-exp/mini_librispeech/char_lstm_stream/best}
   asr train --config recipes/fsdd/streaming.toml --set "train.init_from=$INIT" --train "$EXP/data/train.jsonl" \

@@ -1,11 +1,11 @@
-"""Which networks to average (asr/ensemble.py): greedy phone error of each model directory and of each pair and
+"""Which networks to average (asr/model/ensemble.py): greedy phone error of each model directory and of each pair and
 of all of them together, and optionally WER with a beam and an LM.
 
     python recipes/mini_librispeech/ensemble_ablation.py MANIFEST DIR DIR [DIR ...] \
         [--lm LM.arpa.gz|lm.json --beam 64 --lm-weight 0.8 --word-bonus 1]
 
 The directories must be phone models with the same tokens and frame rate; each runs alone (its own network,
-whatever ensemble.json it has). Networks are averaged as asr.ensemble does, with equal weights. Phone error:
+whatever ensemble.json it has). Networks are averaged as asr.model.ensemble does, with equal weights. Phone error:
 jiwer's WER over the token names of the greedy path (word boundaries included) against each reference word's
 first pronunciation; a different count from training's validation phone error. With --lm, every single
 network and combination is decoded the way the shipped decoding does (lexicon of the LM's words). Prints a
@@ -21,15 +21,15 @@ from tqdm import tqdm
 
 
 from asr import metrics
-from asr import model_dir as model_dirs
-from asr.audio import load_audio
-from asr.decode import beam_search, collapse
-from asr.ensemble import combine
-from asr.features import log_mel
-from asr.fusion import LanguageModelScore, homophones_of, lm_lexicon
+from asr.model import directory as model_dirs
+from asr.audio.load import load_audio
+from asr.decoding.ctc import beam_search, collapse
+from asr.model.ensemble import combine
+from asr.audio.features import log_mel
+from asr.decoding.fusion import LanguageModelScore, homophones_of, lm_lexicon
 from asr.manifest import read_manifest
-from asr.mixlm import load_lm
-from asr.phones import PhoneVocabulary
+from asr.decoding.mixlm import load_lm
+from asr.decoding.phones import PhoneVocabulary
 
 
 def main(argv=None) -> int:

@@ -1,4 +1,4 @@
-"""Estimate a model's token priors (asr.priors) on training clips and write them beside its weights.
+"""Estimate a model's token priors (asr.model.priors) on training clips and write them beside its weights.
 
     python recipes/mini_librispeech/estimate_priors.py MODEL_DIR TRAIN.jsonl [--clips 300] [--seed 0]
 
@@ -14,8 +14,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from asr import priors
-from asr.audio import load_audio
+from asr.model import priors
+from asr.audio.load import load_audio
 from asr.manifest import read_manifest
 from asr.transcribe import Transcriber
 

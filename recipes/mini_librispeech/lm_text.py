@@ -1,4 +1,4 @@
-"""Write language-model text: one normalised sentence (asr.text.normalize) per line.
+"""Write language-model text: one normalised sentence (asr.decoding.text.normalize) per line.
 
 OUT_DIR/librispeech.txt  train-clean-5 transcripts, less the validation speakers (prepare.VALID_SPEAKERS)
 OUT_DIR/ljspeech.txt     LJ Speech 1.1, its normalised column (numbers and abbreviations already spelled out;
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from prepare import VALID_SPEAKERS
 
-from asr.text import normalize
+from asr.decoding.text import normalize
 
 
 def librispeech(split_dir: Path) -> dict[str, list[str]]:

@@ -1,5 +1,5 @@
 """Mix our word LM with pocketsphinx's general US English 3-gram: choose the mix weight by perplexity on held-back
-training speakers' transcripts (never dev), and write the mix description (asr/mixlm.py).
+training speakers' transcripts (never dev), and write the mix description (asr/decoding/mixlm.py).
 
     python recipes/mini_librispeech/mix_lm.py LM.arpa.gz VALID.jsonl --out DIR/lm.json [--weights 0.2 0.35 ...]
 
@@ -14,10 +14,10 @@ import json
 import os
 from pathlib import Path
 
-from asr.lm import NGramLM, perplexity
+from asr.decoding.lm import NGramLM, perplexity
 from asr.manifest import read_manifest
-from asr.mixlm import MixedLM, SphinxLM
-from asr.text import normalize
+from asr.decoding.mixlm import MixedLM, SphinxLM
+from asr.decoding.text import normalize
 
 
 def main(argv=None) -> int:

@@ -20,11 +20,11 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from asr.audio import load_audio
+from asr.audio.load import load_audio
 from asr.manifest import read_manifest
 from asr.metrics import score
 from asr.models import resolve
-from asr.text import normalize
+from asr.decoding.text import normalize
 from asr.transcribe import Transcriber
 
 

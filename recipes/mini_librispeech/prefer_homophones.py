@@ -1,5 +1,5 @@
 """Order a phone model's pronunciations likeliest word first, so that decoding without an LM writes the likeliest
-of each set of homophones ("there", not "their"; asr.phones.PhoneVocabulary.word_for).
+of each set of homophones ("there", not "their"; asr.decoding.phones.PhoneVocabulary.word_for).
 
     python recipes/mini_librispeech/prefer_homophones.py MODEL_DIR [--lm PATH | --alphabetical]
 
@@ -14,13 +14,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from asr.mixlm import MixedLM, load_lm
-from asr.phones import PRONUNCIATIONS_FILE, PhoneVocabulary
+from asr.decoding.mixlm import MixedLM, load_lm
+from asr.decoding.phones import PRONUNCIATIONS_FILE, PhoneVocabulary
 from asr.recognizer import LM_FILE, LM_MIX_FILE
 
 
 def unigram_log10(lm):
-    """log10 P(word) with no history, from an asr.lm.NGramLM, asr.mixlm.SphinxLM or MixedLM; words outside the
+    """log10 P(word) with no history, from an asr.decoding.lm.NGramLM, asr.decoding.mixlm.SphinxLM or MixedLM; words outside the
     LM's vocabulary score lowest (not as <unk>, which would rank them among the known)."""
     empty = tuple(() for _ in lm.parts) if isinstance(lm, MixedLM) else ()
     return lambda word: lm.score(empty, word)[0] if word in lm.vocab else float("-inf")

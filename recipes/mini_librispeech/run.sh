@@ -65,7 +65,7 @@ with_lm() {
   cp "$EXP/lm/3gram-prune001.arpa.gz" "$3/lm.arpa.gz" && cp "$2/decoding.json" "$3/"
 }
 # with_mix MODEL DIR TUNE_DIR [TUNING OPTIONS]: DIR (acoustic model MODEL + lm.arpa.gz) gets lm.json, its LM mixed
-# with pocketsphinx's general US English 3-gram (asr/mixlm.py; mix weight by perplexity on valid), and the
+# with pocketsphinx's general US English 3-gram (asr/decoding/mixlm.py; mix weight by perplexity on valid), and the
 # decoding.json tuned for that on valid (grid in TUNE_DIR)
 with_mix() {
   python recipes/mini_librispeech/mix_lm.py "$2/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$2/lm.json"
@@ -177,7 +177,7 @@ if stage speed2; then
 fi
 
 if stage phones; then
-  # phones (asr/phones.py) instead of characters, from the shipped character model's weights (a new output
+  # phones (asr/decoding/phones.py) instead of characters, from the shipped character model's weights (a new output
   # layer), speed perturbation as in stage speed
   phone_run "${INIT:-asr/models/english}" "$EXP/phone_bilstm"
 fi
@@ -276,7 +276,7 @@ fi
 
 if stage wide_beam; then
   # the shipped network (run G, asr/models/english-phones) at wider beams, affordable since the acoustic model runs
-  # in NumPy (asr/numpy_model.py): our LM alone at width 64, then the mix at widths 32, 48 and 64 (valid grids);
+  # in NumPy (asr/model/network.py): our LM alone at width 64, then the mix at widths 32, 48 and 64 (valid grids);
   # english_phones_G_b64 (what shipped in the fourth session of 2026-12-04): width 64 with both, scored on dev.
   # Since the fifth session the shipped directory is an ensemble (stage ensemble): G alone is it less its members
   M=$EXP/english_phones_G
@@ -298,7 +298,7 @@ if stage wide_beam; then
 fi
 
 if stage ensemble; then
-  # run G's network averaged with run C's (asr/ensemble.py; both 4 x BiLSTM-320 from different random starts), G's
+  # run G's network averaged with run C's (asr/model/ensemble.py; both 4 x BiLSTM-320 from different random starts), G's
   # share 0.5 and 0.65 (0.65 ships as asr/models/english-phones): for each, at width 64, valid grids with our LM
   # alone and with the mix, then dev with each (english_phones_GC$SHARE: the mix; ..._plain: the fallback without
   # pocketsphinx)
@@ -340,7 +340,7 @@ if stage ensemble_ablation; then
 fi
 
 if stage priors; then
-  # the shipped ensemble with token priors divided out of its posteriors in the beam search (asr/priors.py):
+  # the shipped ensemble with token priors divided out of its posteriors in the beam search (asr/model/priors.py):
   # priors estimated on 300 training clips; prior scale (0-1) tuned on valid with the LM weight and word bonus,
   # our LM alone, then the mix; dev scored with each (english_phones_prior: the mix, what ships; ..._plain: the
   # fallback without pocketsphinx)
@@ -363,7 +363,7 @@ if stage ensemble_so762; then
 fi
 
 if stage stream; then
-  # the streaming model (unidirectional LSTMs, asr/streaming.py); not in the default stages
+  # the streaming model (unidirectional LSTMs, asr/live/streaming.py); not in the default stages
   asr train --config recipes/mini_librispeech/streaming.toml --train "$EXP/data/train.jsonl" \
     --valid "$EXP/data/valid.jsonl" --out "$EXP/char_lstm_stream" --cache-dir "$EXP/features" \
     ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"}
@@ -381,7 +381,7 @@ if stage stream_lm; then
 fi
 
 # beam16_with_priors NAME OUT TUNE_OUT WEIGHTS BONUSES: the shipped model NAME (asr/models/NAME, beam 16, one ARPA
-# LM) copied to OUT with token priors (asr/priors.py) estimated on 300 training clips, and the prior scale (0-1)
+# LM) copied to OUT with token priors (asr/model/priors.py) estimated on 300 training clips, and the prior scale (0-1)
 # tuned with the LM weight and word bonus on valid into TUNE_OUT; OUT gets the tuned decoding.json and is scored
 # on dev offline (not with_priors above, which tunes the width-64 ensemble with the mix)
 beam16_with_priors() {
@@ -443,7 +443,7 @@ if stage tune; then
 fi
 
 if stage mix; then
-  # our LM mixed with pocketsphinx's general US English 3-gram (asr/mixlm.py): the mix weight chosen by perplexity
+  # our LM mixed with pocketsphinx's general US English 3-gram (asr/decoding/mixlm.py): the mix weight chosen by perplexity
   # on valid, LM weight and word bonus tuned on valid; the model directory gets lm.json next to lm.arpa.gz
   M=$EXP/english_mix
   rm -rf "$M" && cp -r "$MODEL" "$M" && cp "$EXP/lm/3gram-prune001.arpa.gz" "$M/lm.arpa.gz"

@@ -6,7 +6,7 @@ on dev).
         [--fallback PLAIN/decoding.json]
 
 The acoustic model runs once per clip; every (prior scale, weight, bonus) triple then re-decodes the cached log
-posteriors (a prior scale other than 0 needs MODEL_DIR/priors.json, asr.priors). Writes DIR/grid.jsonl (one line
+posteriors (a prior scale other than 0 needs MODEL_DIR/priors.json, asr.model.priors). Writes DIR/grid.jsonl (one line
 per triple: WER, CER, error counts, decoding seconds) and DIR/decoding.json (the best, in the format a model
 directory's decoding.json takes), and prints the grid as a table.
 """
@@ -20,11 +20,12 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from asr import metrics, priors
-from asr.audio import load_audio
-from asr.decode import beam_search
-from asr.fusion import LanguageModelScore, homophones_of, lm_lexicon
-from asr.mixlm import load_lm
+from asr import metrics
+from asr.model import priors
+from asr.audio.load import load_audio
+from asr.decoding.ctc import beam_search
+from asr.decoding.fusion import LanguageModelScore, homophones_of, lm_lexicon
+from asr.decoding.mixlm import load_lm
 from asr.manifest import read_manifest
 from asr.recognizer import LM_FILE
 from asr.transcribe import Transcriber
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
     posteriors = [model.log_probs(load_audio(u.audio, model.sample_rate_hz))
                   for u in tqdm(utterances, desc="acoustic model", unit="clip")]
     refs = [u.text for u in utterances]
-    lm = load_lm(args.lm)  # an ARPA file, or a mix description (asr/mixlm.py)
+    lm = load_lm(args.lm)  # an ARPA file, or a mix description (asr/decoding/mixlm.py)
     lexicon = lm_lexicon(lm, model.vocab) if args.lm_words_only else None
     homophones = homophones_of(lm, model.vocab)  # a phone model's: pronunciation -> words
     log_prior = (priors.load(Path(args.model_dir) / priors.PRIORS_FILE, model.vocab.symbols())

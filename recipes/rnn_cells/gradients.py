@@ -17,7 +17,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from asr.decode import forced_align
+from asr.decoding.ctc import forced_align
 from asr.training.keras_model import AcousticModel
 
 F64 = tf.float64

@@ -40,10 +40,10 @@ from asr.training.data import (
     make_batches,
     pad_batch,
 )
-from asr.decode import collapse
+from asr.decoding.ctc import collapse
 from asr.manifest import read_manifest, write_manifest
 from asr.training.keras_model import build_model, count_parameters, load_weights, save_weights
-from asr.text import Vocabulary
+from asr.decoding.text import Vocabulary
 
 RECIPE = Path(__file__).resolve().parent
 REPO = RECIPE.parent.parent

@@ -4,7 +4,7 @@ speechocean762 (non-native read English, Mandarin L1, children and adults) keeps
 `SPLIT/text` ("UTT_ID<tab>UPPER CASE WORDS") and its audio paths, relative to the corpus root, in
 `SPLIT/wav.scp` ("UTT_ID<tab>WAVE/SPEAKERxxxx/UTT_ID.opus"). The copy in ../shared/data lacks many listed
 files and holds at least one empty one, so an utterance whose audio is missing, empty or unreadable is skipped,
-and the counts are printed. Texts are stored as written (upper case); `asr.text.normalize` lower-cases them
+and the counts are printed. Texts are stored as written (upper case); `asr.decoding.text.normalize` lower-cases them
 when scoring. Only `train/` is present in the shared copy (2,240 listed, 1,802 readable); nothing here was
 used to train the shipped models, so it is used as a test set.
 
@@ -18,7 +18,7 @@ from pathlib import Path
 import soundfile
 
 from asr.manifest import Utterance, write_manifest
-from asr.text import normalize
+from asr.decoding.text import normalize
 
 SPLITS = ("train", "test")
 

@@ -1,7 +1,7 @@
 """Everything train_torch.py needs, in one folder a GPU machine can be sent: labels, front-end constants, audio.
 
 Writes OUT/utts.json (train and valid clips: id, audio path relative to an audio part, phone label ids), OUT/frontend
-.npz (the mel filterbank and the feature settings of asr/features.py) and copies the clips' audio into
+.npz (the mel filterbank and the feature settings of asr/audio/features.py) and copies the clips' audio into
 OUT/audio0, OUT/audio1, ... of at most --part-mb each (a machine that takes a limited upload per call gets one
 part per call).
 
@@ -19,9 +19,9 @@ import numpy as np
 
 from asr.config import FeatureConfig
 from asr.training.data import encode_labels
-from asr.features import fft_length, hop_samples, mel_filterbank, window_samples
+from asr.audio.features import fft_length, hop_samples, mel_filterbank, window_samples
 from asr.manifest import read_manifest
-from asr.phones import vocabulary
+from asr.decoding.phones import vocabulary
 
 
 def main() -> None:

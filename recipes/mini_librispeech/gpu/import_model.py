@@ -15,7 +15,7 @@ from pathlib import Path
 from asr.training import checkpoint
 from asr import config as config_lib
 from asr.training.keras_model import build_model, count_parameters
-from asr.phones import vocabulary
+from asr.decoding.phones import vocabulary
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import layout  # noqa: E402

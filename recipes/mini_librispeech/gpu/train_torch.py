@@ -1,6 +1,6 @@
 """Train the offline phone model (BiLSTM-CTC) with PyTorch, for a session lent a GPU machine that has PyTorch and
 no TensorFlow. The same model as asr/training/keras_model.py (normalise, stack frames, bidirectional LSTMs, dropout, linear
-output), the same front end as asr/features.py (its filterbank and settings come in export_data.py's frontend.npz),
+output), the same front end as asr/audio/features.py (its filterbank and settings come in export_data.py's frontend.npz),
 labels, speed perturbation, SpecAugment, batching and learning-rate schedule as asr/training/train.py. import_model.py
 turns what it writes into an asr model directory; it runs on a CPU too (slowly).
 
@@ -34,7 +34,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[3]))  # the repository: asr's modules without TensorFlow
 import layout  # noqa: E402
-from asr.audio import AudioError, change_speed, load_audio  # noqa: E402
+from asr.audio.load import AudioError, change_speed, load_audio  # noqa: E402
 from asr.training.batching import make_batches, min_ctc_frames  # noqa: E402
 from asr.config import TrainConfig  # noqa: E402
 
@@ -54,7 +54,7 @@ def _decode(job):
 
 
 class FrontEnd:
-    """asr.features.log_mel in PyTorch: frames not centred, periodic Hann window, |rfft|^2, mel matrix, log."""
+    """asr.audio.features.log_mel in PyTorch: frames not centred, periodic Hann window, |rfft|^2, mel matrix, log."""
 
     def __init__(self, frontend_npz, device):
         with np.load(frontend_npz) as f:

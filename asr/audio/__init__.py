@@ -1,0 +1,4 @@
+"""Audio in: loading any file or stream as float32 mono at the model rate (load), the log-mel front end in NumPy
+(features), energy voice-activity detection (vad) and cutting long audio at pauses (segment). The first stage of the
+data flow: nothing here imports another asr folder.
+"""
