@@ -497,6 +497,7 @@ def _load_streaming(args):
 
 def cmd_pack(args) -> int:
     from asr import models
+    from asr.decoding.tables import TABLES_DIR
     from asr.models import CheckpointError
     from asr.pack import pack
     failed = 0
@@ -511,7 +512,7 @@ def cmd_pack(args) -> int:
             failed += 1
             continue
         for table, size in sizes.items():
-            print(f"{path / tables.TABLES_DIR / table}\t{size / 1e6:.2f} MB")
+            print(f"{path / TABLES_DIR / table}\t{size / 1e6:.2f} MB")
     return 1 if failed else 0
 
 

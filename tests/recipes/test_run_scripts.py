@@ -2,7 +2,6 @@
 script and config they name is in the repository (so a renamed file cannot leave a recipe broken unnoticed)."""
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 
