@@ -12,6 +12,8 @@
 #                   run folders G and C) as an ensemble, the LM mix, priors, decoding tuned on valid
 #                   -> $EXP/english_phones
 #   evaluate        dev-clean-2 WER of each model built -> $EXP/eval/NAME (dev-clean-2 is scored here only)
+#   robustness      corrupted copies of every 4th dev-clean-2 utterance (noise, babble, telephone, rooms, gain;
+#                   robustness.py), each scored with ROBUST_MODEL (default english-phones) -> $EXP/eval/robust-MODEL
 #   package         each model built into asr/models/NAME (its card and metrics.json stay), packed (asr pack)
 #
 # Training stages resume from their latest checkpoint; run a stage again to continue it. Environment: DATA
@@ -23,7 +25,7 @@ cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/librispeech-mini}
 EXP=${EXP:-exp/mini_librispeech}
 R=recipes/mini_librispeech
-STAGES=${*:-prepare lm english english_stream english_phones evaluate package}
+STAGES=${*:-prepare lm english english_stream english_phones evaluate robustness package}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 LM=$EXP/lm/3gram-prune001.arpa.gz
 
@@ -97,6 +99,14 @@ if stage evaluate; then
     asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/english_stream" --streaming --pad-s 0.5 \
       --out "$EXP/eval/english_stream-streamed"
   fi
+fi
+
+if stage robustness; then
+  M=${ROBUST_MODEL:-english-phones}
+  [ -f "$EXP/robust/gain-plus20db.jsonl" ] || python $R/robustness.py "$EXP/data/dev.jsonl" "$EXP/robust" --every 4
+  for COPY in clean pink-20db pink-10db babble-20db babble-10db telephone reverb gain-minus20db gain-plus20db; do
+    asr evaluate "$EXP/robust/$COPY.jsonl" --model "$M" --out "$EXP/eval/robust-$(basename "$M")/$COPY"
+  done
 fi
 
 if stage package; then
