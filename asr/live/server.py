@@ -266,7 +266,7 @@ def _peer(ws) -> str:
 
 def _close_reason(ws) -> str:
     """How a connection ended, in words: "code 1001 going away", "no close frame"."""
-    close = ws.close_rcvd or ws.close_sent
+    close = ws.protocol.close_rcvd or ws.protocol.close_sent
     if close is None:
         return "no close frame"
     return f"code {close.code}" + (f" {close.reason}" if close.reason else "")
