@@ -39,7 +39,7 @@ from asr.recognizer import UtteranceDecoder
 
 @dataclass(frozen=True)
 class StreamingConfig:
-    endpoint_silence_s: float = 0.12  # this much silence after speech ends an utterance
+    endpoint_silence_s: float = 0.6  # this much silence after speech ends an utterance (benchmarks/endpoints.py)
     min_speech_s: float = 0.06  # this much speech (within one utterance) opens it; shorter blips are ignored
     partial_interval_s: float = 0.2  # a partial at least this often (in audio time) while an utterance is open
     max_utterance_s: float = 20.0  # an utterance this long is cut at a pause (below the offline segment limit)
