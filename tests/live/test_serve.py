@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -534,7 +535,11 @@ def test_headless_chromium_with_a_fake_microphone_shows_the_digit(ws_client, ser
                 break
             assert time.monotonic() < deadline, "chromium did not open the page"
             time.sleep(0.2)
-        expression = ("JSON.stringify({finals: [...document.querySelectorAll('#finals li')].map(li => li.textContent),"
+        expression = ("JSON.stringify({finals: [...document.querySelectorAll('#finals li .text')]"
+                      ".map(li => li.textContent),"
+                      " times: [...document.querySelectorAll('#finals li .time')].map(li => li.textContent),"
+                      " model: document.getElementById('model').textContent, srt: asSrt(),"
+                      " level: document.getElementById('level').value,"
                       " status: document.getElementById('status').textContent,"
                       " error: document.getElementById('error').textContent})")
         deadline = time.monotonic() + 60
@@ -548,6 +553,9 @@ def test_headless_chromium_with_a_fake_microphone_shows_the_digit(ws_client, ser
             assert state is not None, "the page never loaded"
             assert not state["error"], state
             assert "seven" in state["finals"], state
+            assert state["model"] == f"Model: {MODEL} (one pass)", state
+            assert re.fullmatch(r"0:0\d\.\d–0:0\d\.\d", state["times"][0]), state  # the fake mic loops
+            assert re.match(r"1\n00:00:0\d,\d{3} --> 00:00:0\d,\d{3}\nseven\n", state["srt"]), state
             # Stop: the page sends stop, gets done, closes the socket and says so, with no error
             cdp_evaluate(cdp, "document.getElementById('stop').click()", 0)
             while (state := json.loads(cdp_evaluate(cdp, expression, ident := ident + 1)))["status"] != "Stopped.":
