@@ -22,6 +22,7 @@ pace). Measured per clip, on the wall clock:
 - final latency: from the moment the clip's speech ended (its last 10 ms frame within 35 dB of the clip's peak,
   an offline reference independent of the streaming detector) to the final event that covers it;
 - partial interval: the gaps between consecutive partials of an utterance, from its start on;
+- missing finals: clips with no final (one whose utterance holds no recognised word has none);
 - compute real-time factor: time spent inside feed()/finish() over the audio fed, per stream;
 - agreement: WER of the streamed finals against the offline transcript of the same padded audio by the same
   model and decoding.
