@@ -516,16 +516,31 @@ def cmd_pack(args) -> int:
     return 1 if failed else 0
 
 
+OWN_DECODING = dict(beam=None, no_lexicon=False, lm=None, no_lm=False, lm_weight=None, word_bonus=None,
+                    prior_scale=None)  # a model's own decoding settings (decoding.json), as no options give
+
+
+def _load_live(args):
+    """(streaming model, final model or None) for `asr stream` and `asr serve`. The decoding options go to the
+    model that writes the finals: --final-model (default: the default model), or with --one-pass --model; in
+    two passes the streaming model writes partials with its own decoding settings."""
+    if args.one_pass:
+        return _load_streaming(args), None
+    stream = _load_streaming(argparse.Namespace(**{**vars(args), **OWN_DECODING}))
+    final = _load(argparse.Namespace(**{**vars(args), "model": args.final_model or DEFAULT_MODEL}))
+    return stream, final
+
+
 def cmd_stream(args) -> int:
     from asr.live import terminal as live
     if args.list_devices:
         return live.list_devices()
-    return live.run(args, _load_streaming)
+    return live.run(args, _load_live)
 
 
 def cmd_serve(args) -> int:
     from asr.live import server
-    return server.run(args, _load_streaming(args))
+    return server.run(args, *_load_live(args))
 
 
 class _Parser(argparse.ArgumentParser):
@@ -553,6 +568,18 @@ def _decoding_arguments(p) -> None:
     p.add_argument("--prior-scale", type=_prior_scale, metavar="S",
                    help="with the LM, divide the posteriors by the model's token priors (priors.json) to this power; "
                         "0 turns it off (default: decoding.json)")
+
+
+def _live_arguments(p) -> None:
+    passes = p.add_mutually_exclusive_group()
+    passes.add_argument("--final-model", metavar="NAME",
+                        help=f"the offline model that decodes each utterance again for its final (shipped name, "
+                             f"model directory or .tflite; default: {DEFAULT_MODEL})")
+    passes.add_argument("--one-pass", action="store_true",
+                        help="finals from the streaming model itself: less accurate, for small machines")
+    _decoding_arguments(p)
+    p.epilog = ("Two passes: partials from the streaming model (--model), each final decoded again by --final-model. "
+                "The decoding options (--beam, --lm, ...) apply to the model that writes the finals.")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -636,8 +663,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_lm)
 
     p = sub.add_parser("stream", help="live transcription from the microphone, or from a file as if live")
-    p.add_argument("--model", help=f"a unidirectional model (shipped name or directory); default: "
-                                   f"{DEFAULT_STREAMING_MODEL}")
+    p.add_argument("--model", help=f"the unidirectional model that streams partials (shipped name or "
+                                   f"directory); default: {DEFAULT_STREAMING_MODEL}")
     p.add_argument("--source", metavar="FILE", help="read this audio file instead of the microphone")
     p.add_argument("--fast", action="store_true", help="with --source: as fast as possible, not at real-time speed")
     p.add_argument("--device", help="input device: index or (part of its) name, see --list-devices")
@@ -647,16 +674,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--block-ms", type=float, default=40.0, help="audio block size in milliseconds (default 40)")
     p.add_argument("--format", choices=("text", "jsonl"), default="text",
                    help="text: a live line of partials and one line per final; jsonl: one JSON event per line")
-    _decoding_arguments(p)
+    _live_arguments(p)
     p.set_defaults(func=cmd_stream)
 
     p = sub.add_parser("serve", help="WebSocket server and web page for live transcription in the browser")
-    p.add_argument("--model", help=f"a unidirectional model (shipped name or directory); default: "
-                                   f"{DEFAULT_STREAMING_MODEL}")
+    p.add_argument("--model", help=f"the unidirectional model that streams partials (shipped name or "
+                                   f"directory); default: {DEFAULT_STREAMING_MODEL}")
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=8000, help="port (default 8000; 0 picks a free one)")
     p.add_argument("--max-clients", type=int, default=16, help="refuse connections beyond this many (default 16)")
-    _decoding_arguments(p)
+    _live_arguments(p)
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("pack", help="write a model directory's decoding tables (tables/), so that it loads fast")

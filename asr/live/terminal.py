@@ -1,6 +1,8 @@
 """`asr stream`: live transcription in the terminal, from a microphone (sounddevice) or from a file as if live.
 
-The work is asr/live/streaming.py's StreamingTranscriber; this module only moves audio into it and events out of it:
+The work is asr/live/streaming.py's StreamingTranscriber (two passes: partials from the streaming model, finals
+decoded again by the final model on a thread of their own, picked up between blocks; or one pass); this module
+only moves audio into it and events out of it:
   microphone  sounddevice.InputStream -> its callback puts blocks in a queue -> the main thread feeds them
   --source    the file read in blocks of --block-ms, each fed when the wall clock reaches its end (or at once
               with --fast)
@@ -13,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
+from concurrent.futures import ThreadPoolExecutor
 import shutil
 import signal
 import sys
@@ -159,8 +162,9 @@ def find_device(sd, wanted: str | None) -> dict:
 
 # -- run -------------------------------------------------------------------------------------------------------
 
-def run(args, load_streaming) -> int:
-    """`asr stream`: from args.source (a file) or the microphone; `load_streaming(args)` gives the model."""
+def run(args, load_live) -> int:
+    """`asr stream`: from args.source (a file) or the microphone; `load_live(args)` gives the models (streaming,
+    final or None)."""
     if args.block_ms <= 0:
         _error(f"--block-ms must be positive, got {args.block_ms}")
         return 2
@@ -171,7 +175,7 @@ def run(args, load_streaming) -> int:
         except AudioError as e:
             _error(str(e))
             return 1
-        return _run_file(args, load_streaming(args))
+        return _run_file(args, *load_live(args))
     sd = _sounddevice()
     if sd is None:
         return 2
@@ -186,12 +190,18 @@ def run(args, load_streaming) -> int:
     except (sd.PortAudioError, ValueError) as e:
         _error(f"audio input device {device['name']!r} cannot record at {rate} Hz ({e}); try another --sample-rate")
         return 2
-    return _run_microphone(args, sd, device, rate, load_streaming(args))
+    return _run_microphone(args, sd, device, rate, *load_live(args))
 
 
-def _transcriber(model, sample_rate: int):
+@contextlib.contextmanager
+def _transcriber(model, final_model, sample_rate: int):
+    """A StreamingTranscriber whose finals (two passes) are decoded on a thread of their own."""
     from asr.live.streaming import StreamingTranscriber
-    return StreamingTranscriber(model, sample_rate=sample_rate)
+    if final_model is None:
+        yield StreamingTranscriber(model, sample_rate=sample_rate)
+        return
+    with ThreadPoolExecutor(1, thread_name_prefix="asr-final") as pool:
+        yield StreamingTranscriber(model, sample_rate=sample_rate, final_model=final_model, executor=pool)
 
 
 def _closing(stream, started: float) -> None:
@@ -199,10 +209,14 @@ def _closing(stream, started: float) -> None:
           file=sys.stderr, flush=True)
 
 
-def _run_file(args, model) -> int:
+def _run_file(args, model, final_model) -> int:
+    with _transcriber(model, final_model, model.sample_rate_hz) as stream:
+        return _play_file(args, stream)
+
+
+def _play_file(args, stream) -> int:
     from asr.audio.load import AudioError, stream_audio
-    rate = model.sample_rate_hz
-    stream = _transcriber(model, rate)
+    rate = stream.rate
     show = Printer(args.format)
     fed = 0  # samples fed so far
     started = time.monotonic()
@@ -213,6 +227,7 @@ def _run_file(args, model) -> int:
                     due = started + (fed + len(block)) / rate
                     while not stop.requested and time.monotonic() < due:
                         time.sleep(min(POLL_S, max(due - time.monotonic(), 0)))
+                        show(stream.poll())
                 if stop.requested:
                     break
                 show(stream.feed(block))
@@ -228,7 +243,12 @@ def _run_file(args, model) -> int:
     return 0
 
 
-def _run_microphone(args, sd, device: dict, rate: int, model) -> int:
+def _run_microphone(args, sd, device: dict, rate: int, model, final_model) -> int:
+    with _transcriber(model, final_model, rate) as stream:
+        return _listen(args, sd, device, rate, stream)
+
+
+def _listen(args, sd, device: dict, rate: int, stream) -> int:
     blocks: queue.Queue[np.ndarray] = queue.Queue()
     overflows = []
 
@@ -237,7 +257,6 @@ def _run_microphone(args, sd, device: dict, rate: int, model) -> int:
             overflows.append(frames)
         blocks.put(indata[:, 0].copy())
 
-    stream = _transcriber(model, rate)
     show = Printer(args.format)
     try:
         mic = sd.InputStream(device=device["index"], samplerate=rate, channels=1, dtype="float32",
@@ -255,6 +274,7 @@ def _run_microphone(args, sd, device: dict, rate: int, model) -> int:
                     try:
                         block = blocks.get(timeout=POLL_S)
                     except queue.Empty:
+                        show(stream.poll())
                         continue
                     show(stream.feed(block))
             while not blocks.empty():  # what was captured before the input stopped

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -59,7 +60,7 @@ def model():
 class ServerThread:
     """asr.live.server.serve on its own event loop in a thread, on a free port of 127.0.0.1."""
 
-    def __init__(self, model, max_clients: int = 16):
+    def __init__(self, model, max_clients: int = 16, final_model=None):
         from asr.live import server
         self.loop = asyncio.new_event_loop()
         self.stop = asyncio.Event()
@@ -72,7 +73,8 @@ class ServerThread:
 
         def main():
             try:
-                self.loop.run_until_complete(server.serve(model, "127.0.0.1", 0, max_clients, self.stop, on_listening))
+                self.loop.run_until_complete(server.serve(model, "127.0.0.1", 0, max_clients, self.stop, on_listening,
+                                                          final_model))
             except BaseException as e:  # noqa: BLE001 - reported by the test
                 self.error = e
                 listening.set()
@@ -119,10 +121,10 @@ def chunks(samples: np.ndarray, rate_hz: int):
     return [samples[i:i + step] for i in range(0, len(samples), step)]
 
 
-def reference_events(model, samples: np.ndarray, rate_hz: int) -> list[dict]:
+def reference_events(model, samples: np.ndarray, rate_hz: int, final_model=None) -> list[dict]:
     """What a StreamingTranscriber in this process gives for the same chunks, as JSON-round-tripped dicts."""
     from asr.live.streaming import StreamingTranscriber
-    stream = StreamingTranscriber(model, sample_rate=rate_hz)
+    stream = StreamingTranscriber(model, sample_rate=rate_hz, final_model=final_model)
     events = [e for chunk in chunks(samples, rate_hz) for e in stream.feed(chunk)] + stream.finish()
     return [json.loads(json.dumps(e.to_dict())) for e in events]
 
@@ -204,7 +206,7 @@ def test_default_rate_is_the_models(ws_client, model, server):
 
 
 def test_malformed_messages_get_errors_and_the_connection_goes_on(ws_client, model, server):
-    from asr.live.server import MAX_MESSAGE_BYTES
+    from asr.live.server import MAX_CONTROL_BYTES, MAX_MESSAGE_BYTES
     samples = load_clip(SAMPLES / "fsdd-9_yweweler_2.wav", 8000)
     with ws_client.connect(server.ws, open_timeout=TIMEOUT_S, max_size=None) as ws:
         for message, fragment in [
@@ -219,11 +221,16 @@ def test_malformed_messages_get_errors_and_the_connection_goes_on(ws_client, mod
             ws.send(message)
             expect_error(ws, fragment)
         ws.send(json.dumps({"type": "start", "sample_rate": 8000}))
-        assert recv_json(ws) == {"type": "ready", "sample_rate": 8000}
+        assert recv_json(ws) == {"type": "ready", "sample_rate": 8000, "model": MODEL, "final_model": None}
         for message, fragment in [
             ('{"type": "start"}', "already started"), (b"\x01\x00\x02", "odd"),
             (b"\x00" * (MAX_MESSAGE_BYTES + 2), "over the limit"),
             (json.dumps({"type": "stop", "pad": "x" * MAX_MESSAGE_BYTES}), "over the limit"),
+            (json.dumps({"type": "stop", "pad": "x" * MAX_CONTROL_BYTES}), "over the limit"),
+            ("[" * 100_000, "over the limit"),  # 100 kB of brackets: refused before it is parsed
+            ("[" * 60_000, "nested"),  # under the size limit, deeper than the parser's recursion limit
+            ('{"type": "stop", "x": [[[[[1]]]]]}', "nested"),  # shallow for Python, deeper than any message
+            ('{"type": "stop"', "not JSON"),
         ]:
             ws.send(message)
             expect_error(ws, fragment)
@@ -238,6 +245,105 @@ def test_malformed_messages_get_errors_and_the_connection_goes_on(ws_client, mod
         assert final_text(events) == "nine"
         # and the same connection takes another stream
         assert final_text(stream_clip(ws, samples, 8000)) == "nine"
+
+
+def test_bad_messages_on_one_connection_leave_another_streaming(ws_client, model, server):
+    samples = load_clip(SAMPLES / "fsdd-9_yweweler_2.wav", 8000)
+    result = {}
+
+    def streamer():
+        result["events"] = transcribe_over_ws(ws_client, server.ws, samples, 8000)
+
+    thread = threading.Thread(target=streamer)
+    thread.start()
+    with ws_client.connect(server.ws, open_timeout=TIMEOUT_S) as ws:
+        for message in ["[" * 100_000, "[" * 60_000, "{" * 50_000, "nope", b"\x00\x00"] * 3:
+            ws.send(message)
+            expect_error(ws)
+        assert final_text(stream_clip(ws, samples, 8000)) == "nine"  # and this one still serves
+    thread.join(TIMEOUT_S)
+    assert result["events"] == reference_events(model, samples, 8000)
+
+
+@pytest.fixture(scope="module")
+def final_model():
+    from asr import load_model, models
+    try:
+        models.resolve("digits")
+    except FileNotFoundError:
+        pytest.skip("the offline digits model is not installed")
+    return load_model("digits")
+
+
+def test_two_passes_a_clip_gives_the_in_process_two_pass_transcript(ws_client, model, final_model):
+    s = ServerThread(model, final_model=final_model)
+    try:
+        samples = np.concatenate([load_clip(SAMPLES / name, 8000) for name in
+                                  ("fsdd-7_nicolas_1.wav", "fsdd-0_jackson_0.wav")])
+        with ws_client.connect(s.ws, open_timeout=TIMEOUT_S) as ws:
+            ws.send(json.dumps({"type": "start", "sample_rate": 8000}))
+            assert recv_json(ws) == {"type": "ready", "sample_rate": 8000, "model": MODEL, "final_model": "digits"}
+            ws.send(json.dumps({"type": "stop"}))
+            assert recv_json(ws)["type"] == "done"
+            events = stream_clip(ws, samples, 8000)
+        expected = reference_events(model, samples, 8000, final_model)
+        key = lambda evs: [e for e in evs if e["type"] == "final"]  # noqa: E731
+        assert key(events) == key(expected) and final_text(events) == "seven zero"
+        # finals are sent when decoded, so a partial of the next utterance may come before one: same partials
+        assert [e for e in events if e["type"] == "partial"] == [e for e in expected if e["type"] == "partial"]
+    finally:
+        s.close()
+
+
+class HeldFinals:
+    """A final model whose every transcription waits until the test releases it."""
+
+    def __init__(self, sample_rate_hz):
+        self.sample_rate_hz = sample_rate_hz
+        self.release = threading.Event()
+        self.model_dir = Path("held")
+
+    def transcribe(self, audio, sample_rate=None):
+        from asr.decoding.ctc import Word
+        from asr.recognizer import Transcript
+        assert self.release.wait(TIMEOUT_S)
+        return Transcript("held", len(audio) / self.sample_rate_hz, (Word("held", 0.0, 0.1, 1.0),))
+
+
+def test_a_final_being_decoded_holds_up_no_partials(ws_client, model):
+    """Two clients; every final is held: both streams' partials go on (the one whose final is held included),
+    and the finals arrive once released."""
+    held = HeldFinals(model.sample_rate_hz)
+    s = ServerThread(model, final_model=held)
+    clip = load_clip(SAMPLES / "fsdd-7_nicolas_1.wav", 8000)
+    try:
+        with ws_client.connect(s.ws) as a, ws_client.connect(s.ws) as b:
+            for ws in (a, b):
+                ws.send(json.dumps({"type": "start", "sample_rate": 8000}))
+                assert recv_json(ws)["type"] == "ready"
+            for chunk in chunks(clip, 8000):  # a: one utterance, whose final is now held
+                a.send(chunk.tobytes())
+            for ws in (a, b):  # then both speak: partials must come
+                for chunk in chunks(clip, 8000):
+                    ws.send(chunk.tobytes())
+            seen = {"a": [], "b": []}
+            deadline = time.monotonic() + TIMEOUT_S
+            while not (seen["a"].count("partial") >= 2 and "partial" in seen["b"]):
+                assert time.monotonic() < deadline, seen
+                for name, ws in (("a", a), ("b", b)):
+                    try:
+                        seen[name].append(json.loads(ws.recv(timeout=0.2))["type"])
+                    except TimeoutError:
+                        pass
+            assert "final" not in seen["a"] + seen["b"]
+            held.release.set()
+            for ws, name in ((a, "a"), (b, "b")):
+                ws.send(json.dumps({"type": "stop"}))
+                while (event := recv_json(ws))["type"] != "done":
+                    seen[name].append(event["type"])
+            assert seen["a"].count("final") == 2 and seen["b"].count("final") == 1, seen
+    finally:
+        s.close()
 
 
 def test_a_frame_over_the_websocket_limit_closes_only_that_connection(ws_client, server):
@@ -335,7 +441,8 @@ def test_max_clients_refuses_the_extra_one_and_abrupt_disconnects_free_their_slo
 # -- the command ---------------------------------------------------------------------------------------
 
 def test_asr_serve_command_prints_its_url_serves_and_stops_on_sigterm(ws_client, model):
-    cmd = ["nice", "-n", "10", sys.executable, "-m", "asr.cli", "serve", "--model", MODEL, "--port", "0"]
+    cmd = ["nice", "-n", "10", sys.executable, "-m", "asr.cli", "serve", "--model", MODEL, "--final-model", "digits",
+           "--port", "0"]
     proc = subprocess.Popen(cmd, cwd=REPO_ROOT, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True)
     lines: list[str] = []
     url = threading.Event()
@@ -355,10 +462,28 @@ def test_asr_serve_command_prints_its_url_serves_and_stops_on_sigterm(ws_client,
         with urllib.request.urlopen(base, timeout=TIMEOUT_S) as r:
             assert b'src="app.js"' in r.read()
         samples = load_clip(SAMPLES / "fsdd-0_jackson_0.wav", 8000)
-        events = transcribe_over_ws(ws_client, base.replace("http://", "ws://") + "ws", samples, 8000)
+        url_ws = base.replace("http://", "ws://") + "ws"
+        events = transcribe_over_ws(ws_client, url_ws, samples, 8000)
         assert final_text(events) == "zero"
+        with ws_client.connect(url_ws) as ws:  # a browser tab closed mid-stream
+            ws.send(json.dumps({"type": "start"}))
+            recv_json(ws)
+            ws.send(samples[:4000].tobytes())
+            ws.close(1001, "going away")
+        with ws_client.connect(url_ws) as ws:  # a network that drops
+            ws.send(json.dumps({"type": "start"}))
+            recv_json(ws)
+            ws.socket.shutdown(socket.SHUT_RDWR)
+        deadline = time.monotonic() + TIMEOUT_S
+        while sum("disconnected" in line for line in lines) < 3:
+            assert time.monotonic() < deadline, "".join(lines)
+            time.sleep(0.1)
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(TIMEOUT_S) == 0, "".join(lines)
+        text = "".join(lines)
+        assert "Traceback" not in text and "error" not in text.lower(), text  # disconnects are not errors
+        assert any("disconnected (code 1001 going away)" in line for line in lines), text
+        assert all(line.startswith("asr: ") for line in lines), text
     finally:
         if proc.poll() is None:
             proc.kill()
@@ -410,7 +535,11 @@ def test_headless_chromium_with_a_fake_microphone_shows_the_digit(ws_client, ser
                 break
             assert time.monotonic() < deadline, "chromium did not open the page"
             time.sleep(0.2)
-        expression = ("JSON.stringify({finals: [...document.querySelectorAll('#finals li')].map(li => li.textContent),"
+        expression = ("JSON.stringify({finals: [...document.querySelectorAll('#finals li .text')]"
+                      ".map(li => li.textContent),"
+                      " times: [...document.querySelectorAll('#finals li .time')].map(li => li.textContent),"
+                      " model: document.getElementById('model').textContent, srt: asSrt(),"
+                      " level: document.getElementById('level').value,"
                       " status: document.getElementById('status').textContent,"
                       " error: document.getElementById('error').textContent})")
         deadline = time.monotonic() + 60
@@ -424,6 +553,9 @@ def test_headless_chromium_with_a_fake_microphone_shows_the_digit(ws_client, ser
             assert state is not None, "the page never loaded"
             assert not state["error"], state
             assert "seven" in state["finals"], state
+            assert state["model"] == f"Model: {MODEL} (one pass)", state
+            assert re.fullmatch(r"0:0\d\.\d–0:0\d\.\d", state["times"][0]), state  # the fake mic loops
+            assert re.match(r"1\n00:00:0\d,\d{3} --> 00:00:0\d,\d{3}\nseven\n", state["srt"]), state
             # Stop: the page sends stop, gets done, closes the socket and says so, with no error
             cdp_evaluate(cdp, "document.getElementById('stop').click()", 0)
             while (state := json.loads(cdp_evaluate(cdp, expression, ident := ident + 1)))["status"] != "Stopped.":

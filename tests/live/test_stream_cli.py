@@ -20,7 +20,9 @@ import soundfile
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 MODEL = "digits-stream"
+FINAL_MODEL = "digits"  # the offline model for the finals of two passes
 MODEL_DIR = REPO_ROOT / "asr" / "models" / MODEL
+LIVE = ("--model", MODEL, "--final-model", FINAL_MODEL)
 SEVEN = REPO_ROOT / "samples" / "fsdd-7_nicolas_1.wav"
 PAD_S = 0.5
 MIC_RATE_HZ = 16000
@@ -132,11 +134,17 @@ def stream_model():
     return load_model(MODEL)
 
 
-def python_finals(model, audio) -> list[str]:
+@pytest.fixture(scope="module")
+def final_model():
+    from asr import load_model
+    return load_model(FINAL_MODEL)
+
+
+def python_finals(model, audio, final_model=None) -> list[str]:
     """What the Python API gives for a whole file (or float samples at the model's rate) fed at once."""
     from asr.audio.load import load_audio
     from asr.live.streaming import StreamingTranscriber
-    stream = StreamingTranscriber(model, sample_rate=model.sample_rate_hz)
+    stream = StreamingTranscriber(model, sample_rate=model.sample_rate_hz, final_model=final_model)
     samples = load_audio(audio, model.sample_rate_hz) if isinstance(audio, Path) else audio
     evs = stream.feed(samples) + stream.finish()
     return [e.text for e in evs if e.type == "final"]
@@ -146,12 +154,12 @@ def python_finals(model, audio) -> list[str]:
 
 @needs_model
 @pytest.mark.parametrize("speed", ["--fast", "real-time"])
-def test_source_jsonl_matches_python_api_and_truth(speed, seven_wav, stream_model):
+def test_source_jsonl_matches_python_api_and_truth(speed, seven_wav, stream_model, final_model):
     audio_s = soundfile.info(seven_wav).duration
-    run = asr("--model", MODEL, "--source", seven_wav, "--format", "jsonl", *([speed] if speed == "--fast" else []))
+    run = asr(*LIVE, "--source", seven_wav, "--format", "jsonl", *([speed] if speed == "--fast" else []))
     assert run.returncode == 0, run.stderr
     evs = events(run.stdout)
-    assert finals(evs) == python_finals(stream_model, seven_wav) == ["seven"]
+    assert finals(evs) == python_finals(stream_model, seven_wav, final_model) == ["seven"]
     assert evs[-1]["type"] == "final" and evs[-1]["words"][0]["word"] == "seven"
     closing = assert_clean_stderr(run.stderr)
     assert closing, run.stderr
@@ -164,8 +172,48 @@ def test_source_jsonl_matches_python_api_and_truth(speed, seven_wav, stream_mode
 
 
 @needs_model
+def test_one_pass_gives_the_streaming_models_own_finals(two_sentences_wav, stream_model):
+    run = asr("--model", "english-stream", "--one-pass", "--source", two_sentences_wav, "--format", "jsonl", "--fast")
+    assert run.returncode == 0, run.stderr
+    from asr import load_model
+    english_stream = load_model("english-stream")
+    assert finals(events(run.stdout)) == python_finals(english_stream, two_sentences_wav)
+    assert_clean_stderr(run.stderr)
+
+
+@pytest.fixture(scope="module")
+def two_sentences_wav(tmp_path_factory) -> Path:
+    """Two LibriSpeech sample clips with 1.5 s of faint noise around each, as one WAV file."""
+    from asr.audio.load import load_audio
+    parts = []
+    for i, name in enumerate(("librispeech-2428-83699-0011.opus", "librispeech-6241-61946-0010.opus")):
+        parts += [quiet(1.5, 16000, 10 + i), load_audio(REPO_ROOT / "samples" / name, 16000)]
+    out = tmp_path_factory.mktemp("stream") / "two-sentences.wav"
+    soundfile.write(out, np.concatenate(parts + [quiet(1.5, 16000, 20)]), 16000, subtype="PCM_16")
+    return out
+
+
+@needs_model
+def test_two_passes_by_default_give_the_offline_models_finals(two_sentences_wav, stream_model):
+    """With no options: english-stream partials, finals by the default model, one per sentence, each with words
+    inside it, and different (better) than the streaming model's own."""
+    from asr import load_model
+    run = asr("--source", two_sentences_wav, "--format", "jsonl", "--fast")
+    assert run.returncode == 0, run.stderr
+    evs = events(run.stdout)
+    english_stream = load_model("english-stream")
+    assert finals(evs) == python_finals(english_stream, two_sentences_wav, load_model())
+    assert len(finals(evs)) == 2 and finals(evs) != python_finals(english_stream, two_sentences_wav)
+    assert finals(evs)[0] == "all night it had been blowing and raining"
+    for e in evs:
+        if e["type"] == "final":
+            assert e["words"] and all(e["start_s"] <= w["start_s"] <= w["end_s"] <= e["end_s"] for w in e["words"])
+    assert_clean_stderr(run.stderr)
+
+
+@needs_model
 def test_source_text_not_a_terminal_prints_only_finals(seven_wav):
-    run = asr("--model", MODEL, "--source", seven_wav, "--fast", "--block-ms", "25")
+    run = asr(*LIVE, "--source", seven_wav, "--fast", "--block-ms", "25")
     assert run.returncode == 0, run.stderr
     assert run.stdout == "seven\n"  # no partials, no control characters
     assert_clean_stderr(run.stderr)
@@ -176,7 +224,7 @@ def test_source_text_on_a_terminal_updates_a_live_line(seven_wav):
     import pty
     leader, follower = pty.openpty()
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "asr.cli", "stream", "--model", MODEL, "--source",
+        proc = subprocess.Popen([sys.executable, "-m", "asr.cli", "stream", *LIVE, "--source",
                                  str(seven_wav), "--fast"], stdout=follower, stderr=subprocess.PIPE, text=True,
                                 cwd=REPO_ROOT, env=asr_env())
         os.close(follower)
@@ -217,7 +265,7 @@ def test_bad_source_gives_one_error_line_naming_it(tmp_path):
 def test_ctrl_c_during_a_real_time_source_stops_cleanly(tmp_path):
     """SIGINT part-way through a real-time file: the input stops, the finals heard are printed, exit 0."""
     wav = padded(SEVEN, tmp_path / "seven-then-silence.wav", after_s=30.0)
-    proc = start_asr("--model", MODEL, "--source", wav, "--format", "jsonl")
+    proc = start_asr(*LIVE, "--source", wav, "--format", "jsonl")
     out = Lines(proc.stdout)
     try:
         out.wait_for(lambda line: json.loads(line)["type"] == "final", timeout_s=120)
@@ -329,13 +377,13 @@ def test_list_devices_shows_pulse(pulse):
 
 
 @needs_model
-def test_microphone_through_pulseaudio(pulse, stream_model):
+def test_microphone_through_pulseaudio(pulse, stream_model, final_model):
     """`asr stream --device pulse` hears a clip played into a virtual microphone; Ctrl-C ends it cleanly."""
     env, fifo = pulse
     from asr.audio.load import load_audio
     clip = load_audio(SEVEN, MIC_RATE_HZ)
     mic = Microphone(fifo)
-    proc = start_asr("--model", MODEL, "--device", "pulse", "--format", "jsonl", env=env)
+    proc = start_asr(*LIVE, "--device", "pulse", "--format", "jsonl", env=env)
     err = Lines(proc.stderr)
     try:
         err.wait_for(lambda line: line.startswith(LISTENING) or "error" in line, timeout_s=180)
@@ -352,7 +400,7 @@ def test_microphone_through_pulseaudio(pulse, stream_model):
         proc.kill()
         mic.close()
     heard = finals(events(stdout))
-    assert heard == python_finals(stream_model, np.concatenate([silence, said]))  # what the API makes of it
+    assert heard == python_finals(stream_model, np.concatenate([silence, said]), final_model)  # as the API does
     assert heard == ["seven"]
     closing = assert_clean_stderr(err.rest())
     assert closing and float(closing[1]) >= spoken_s

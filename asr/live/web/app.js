@@ -1,5 +1,6 @@
 // Live transcription page: microphone -> AudioWorklet (pcm-worklet.js) -> int16 PCM over a WebSocket to
-// `asr serve` (protocol in asr/live/server.py) -> partial (greyed) and final lines.
+// `asr serve` (protocol in asr/live/server.py) -> a partial line (greyed) that each final replaces; finals listed
+// with their times, copied or downloaded as text or SRT; an input level meter; the models in use.
 "use strict";
 
 const CHUNK_S = 0.05; // seconds of audio per binary message
@@ -10,10 +11,50 @@ function setStatus(text) { $("status").textContent = text; }
 function setError(text) { $("error").textContent = text; }
 function setButtons(running) { $("start").disabled = running; $("stop").disabled = !running; }
 
-function addFinal(text) {
+const finals = []; // {start_s, end_s, text} of every final shown
+let partialStart = null; // start_s of the utterance whose partial is shown
+
+// seconds -> "m:ss.s" (on the page) or "hh:mm:ss,mmm" (SRT)
+function clock(t) { return `${Math.floor(t / 60)}:${(t % 60).toFixed(1).padStart(4, "0")}`; }
+function srtTime(t) {
+  const ms = Math.round(t * 1000);
+  const p = (n, w) => String(n).padStart(w, "0");
+  return `${p(Math.floor(ms / 3600000), 2)}:${p(Math.floor(ms / 60000) % 60, 2)}:${p(Math.floor(ms / 1000) % 60, 2)},${p(ms % 1000, 3)}`;
+}
+function asText() { return finals.map((f) => f.text).join("\n") + "\n"; }
+function asSrt() {
+  return finals.map((f, i) => `${i + 1}\n${srtTime(f.start_s)} --> ${srtTime(f.end_s)}\n${f.text}\n`).join("\n");
+}
+
+function addFinal(msg) {
+  const start = msg.words && msg.words.length ? msg.words[0].start_s : msg.start_s;
+  const end = msg.words && msg.words.length ? msg.words[msg.words.length - 1].end_s : msg.end_s;
+  finals.push({ start_s: start, end_s: end, text: msg.text });
   const li = document.createElement("li");
-  li.textContent = text;
+  const time = document.createElement("span");
+  time.className = "time";
+  time.textContent = `${clock(start)}–${clock(end)}`;
+  const text = document.createElement("span");
+  text.className = "text";
+  text.textContent = msg.text;
+  li.append(time, text);
   $("finals").appendChild(li);
+  for (const id of ["copy", "download-txt", "download-srt"]) $(id).disabled = false;
+}
+
+function download(name, body) {
+  const a = document.createElement("a");
+  a.href = URL.createObjectURL(new Blob([body], { type: "text/plain;charset=utf-8" }));
+  a.download = name;
+  a.click();
+  setTimeout(() => URL.revokeObjectURL(a.href), 1000);
+}
+
+function showLevel(block) {
+  let sum = 0;
+  for (let i = 0; i < block.length; i++) sum += block[i] * block[i];
+  const db = 10 * Math.log10(sum / Math.max(block.length, 1) + 1e-10); // -100 (silence) .. 0 dBFS
+  $("level").value = Math.max(0, Math.min(1, (db + 60) / 60));
 }
 
 // Float32 blocks -> one little-endian int16 buffer (x86 and ARM browsers are little-endian)
@@ -41,6 +82,7 @@ function releaseAudio(s) {
   if (s.node) { s.node.port.onmessage = null; s.node.disconnect(); }
   if (s.mic) s.mic.getTracks().forEach((t) => t.stop());
   if (s.ctx) s.ctx.close();
+  $("level").value = 0;
   s.node = s.mic = s.ctx = null;
 }
 
@@ -49,11 +91,15 @@ function onServerMessage(s, event) {
   const msg = JSON.parse(event.data);
   if (msg.type === "ready") {
     setStatus(`Listening (${msg.sample_rate} Hz)…`);
+    $("model").textContent = msg.final_model ? `Partials: ${msg.model}; finals: ${msg.final_model}`
+      : `Model: ${msg.model || "?"} (one pass)`;
   } else if (msg.type === "partial") {
     $("partial").textContent = msg.text;
+    partialStart = msg.start_s;
   } else if (msg.type === "final") {
-    $("partial").textContent = "";
-    if (msg.text) addFinal(msg.text);
+    // the final replaces its partial; a later utterance's partial (finals are decoded while it goes on) stays
+    if (partialStart === null || partialStart <= msg.start_s) { $("partial").textContent = ""; partialStart = null; }
+    if (msg.text) addFinal(msg);
   } else if (msg.type === "error") {
     setError(`Server: ${msg.message}`);
   } else if (msg.type === "done") {
@@ -98,6 +144,7 @@ async function start() {
     s.node = new AudioWorkletNode(s.ctx, "pcm-capture");
     s.node.port.onmessage = (e) => {
       if (s.stopping) return;
+      showLevel(e.data);
       s.pending.push(e.data);
       s.pendingLength += e.data.length;
       if (s.pendingLength >= chunkLength) sendPending(s);
@@ -132,5 +179,9 @@ function stop() {
 }
 
 $("start").addEventListener("click", start);
+$("copy").addEventListener("click", () => navigator.clipboard.writeText(asText()).then(
+  () => setStatus("Transcript copied."), () => setError("The browser refused the clipboard.")));
+$("download-txt").addEventListener("click", () => download("transcript.txt", asText()));
+$("download-srt").addEventListener("click", () => download("transcript.srt", asSrt()));
 $("stop").addEventListener("click", stop);
 if (new URLSearchParams(location.search).get("autostart") === "1") start();
