@@ -522,12 +522,18 @@ OWN_DECODING = dict(beam=None, no_lexicon=False, lm=None, no_lm=False, lm_weight
 
 def _load_live(args):
     """(streaming model, final model or None) for `asr stream` and `asr serve`. The decoding options go to the
-    model that writes the finals: --final-model (default: the default model), or with --one-pass --model; in
+    model that writes the finals: --final-model (default: the one the streaming model's live.json names, else the
+    default model), or with --one-pass --model; in
     two passes the streaming model writes partials with its own decoding settings."""
     if args.one_pass:
         return _load_streaming(args), None
+    from asr.models import CheckpointError, final_model_for
     stream = _load_streaming(argparse.Namespace(**{**vars(args), **OWN_DECODING}))
-    final = _load(argparse.Namespace(**{**vars(args), "model": args.final_model or DEFAULT_MODEL}))
+    try:
+        final_name = args.final_model or final_model_for(args.model)
+    except CheckpointError as e:
+        raise UsageError(str(e)) from None
+    final = _load(argparse.Namespace(**{**vars(args), "model": final_name}))
     return stream, final
 
 
@@ -574,7 +580,8 @@ def _live_arguments(p) -> None:
     passes = p.add_mutually_exclusive_group()
     passes.add_argument("--final-model", metavar="NAME",
                         help=f"the offline model that decodes each utterance again for its final (shipped name, "
-                             f"model directory or .tflite; default: {DEFAULT_MODEL})")
+                             f"model directory or .tflite; default: the one the streaming model's live.json names "
+                             f"(english-stream: english-phones, digits-stream: digits), else {DEFAULT_MODEL})")
     passes.add_argument("--one-pass", action="store_true",
                         help="finals from the streaming model itself: less accurate, for small machines")
     _decoding_arguments(p)

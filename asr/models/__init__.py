@@ -29,6 +29,24 @@ def resolve(name_or_dir: str | None) -> Path:
                             "or give a model directory")
 
 
+LIVE_FILE = "live.json"  # a streaming model's partner for finals: {"final_model": NAME or model directory}
+
+
+def final_model_for(streaming_model: str) -> str:
+    """The offline model that writes the finals of a streaming model in two-pass live transcription: the one its
+    directory's live.json names (a shipped name, or a directory relative to it), else the default model."""
+    path = resolve(streaming_model) / LIVE_FILE
+    if not path.is_file():
+        return DEFAULT_MODEL
+    try:
+        name = json.loads(path.read_text())["final_model"]
+    except (ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path}: not a live.json ({{\"final_model\": NAME}}): {e}") from None
+    if "/" in name and not Path(name).is_absolute():
+        return str(path.parent / name)
+    return name
+
+
 def read_metrics(model_dir) -> dict:
     """A model directory's metrics.json ({} when it has none); no TensorFlow needed."""
     path = Path(model_dir) / "metrics.json"

@@ -431,3 +431,18 @@ def test_unknown_device_gives_one_error_line(pulse):
     assert run.returncode == 2, run.stderr
     assert_clean_stderr(run.stderr, errors=1)
     assert "no-such-microphone" in run.stderr and "--list-devices" in run.stderr
+
+
+def test_a_streaming_model_names_its_partner_for_finals_in_live_json(tmp_path):
+    from asr.models import CheckpointError, final_model_for
+    assert final_model_for("english-stream") == "english-phones"
+    assert final_model_for("digits-stream") == "digits"  # digits are finalised by the digits model, not English
+    own = tmp_path / "mine"
+    shutil.copytree(REPO_ROOT / "asr" / "models" / "digits-stream", own)
+    (own / "live.json").unlink()
+    assert final_model_for(str(own)) == "english-phones"  # none named: the default model
+    (own / "live.json").write_text('{"final_model": "../offline"}')
+    assert final_model_for(str(own)) == str(own / "../offline")  # a directory, relative to the streaming model's
+    (own / "live.json").write_text('{"final": 1}')
+    with pytest.raises(CheckpointError, match="live.json"):
+        final_model_for(str(own))
