@@ -530,7 +530,7 @@ def _load_live(args):
     from asr.models import CheckpointError, final_model_for
     stream = _load_streaming(argparse.Namespace(**{**vars(args), **OWN_DECODING}))
     try:
-        final_name = args.final_model or final_model_for(args.model)
+        final_name = args.final_model or final_model_for(args.model or DEFAULT_STREAMING_MODEL)
     except CheckpointError as e:
         raise UsageError(str(e)) from None
     final = _load(argparse.Namespace(**{**vars(args), "model": final_name}))
