@@ -140,7 +140,7 @@ def main(argv=None) -> int:
             samples, rate = corrupt(name, speech, others, rng)
             path = folder / f"{row.id}.wav"
             soundfile.write(path, np.clip(samples, -1, 1).astype(np.float32), rate, subtype="PCM_16")
-            lines.append(json.dumps({"id": row.id, "audio": str(path), "text": row.text,
+            lines.append(json.dumps({"id": row.id, "audio": f"{name}/{path.name}", "text": row.text,  # relative
                                      "duration_s": row.duration_s}) + "\n")
         (args.out / f"{name}.jsonl").write_text("".join(lines), encoding="utf-8")
         print(f"{args.out / name}.jsonl\t{len(lines)} clips")

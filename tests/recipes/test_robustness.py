@@ -65,9 +65,9 @@ def test_main_writes_each_copy_with_a_manifest_drawn_from_the_seed(tmp_path):
         lines = (tmp_path / "a" / f"{name}.jsonl").read_text().splitlines()
         assert [json.loads(line)["id"] for line in lines] == [rows[0]["id"], rows[2]["id"]]
         for line in lines:
-            path = json.loads(line)["audio"]
-            a, rate = soundfile.read(path)
-            b, _ = soundfile.read(path.replace(str(tmp_path / "a"), str(tmp_path / "b")))
+            relative = json.loads(line)["audio"]  # relative to the manifest's folder
+            a, rate = soundfile.read(tmp_path / "a" / relative)
+            b, _ = soundfile.read(tmp_path / "b" / relative)
             assert rate == (8000 if name == "telephone" else 16000) and np.array_equal(a, b)  # the same draw
     clean, _ = soundfile.read(REPO_ROOT / "samples" / rows[0]["audio"])
     quiet, _ = soundfile.read(tmp_path / "a" / "gain-minus20db" / f"{rows[0]['id']}.wav")
