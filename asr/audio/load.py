@@ -114,7 +114,9 @@ def _file_head(path, n: int = 1 << 16) -> tuple[bytes, int]:
 def _read_whole(source, name, sample_rate_hz: int) -> np.ndarray:
     """load_audio's reading of `source` (a path or a file object), errors naming `name`."""
     if hasattr(source, "getbuffer"):
-        _warn_if_truncated(bytes(source.getbuffer()[:1 << 16]), source.getbuffer().nbytes, name)
+        data = source.getbuffer()
+        _warn_if_truncated(bytes(data[:1 << 16]), data.nbytes, name)
+        del data  # a live view would keep the BytesIO from being resized or closed
     else:
         _warn_if_truncated(*_file_head(source), name)
     try:
