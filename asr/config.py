@@ -78,6 +78,11 @@ class TrainConfig:
     # speed perturbation: each epoch every training clip is played at one of these speeds, drawn at random (its
     # features at each speed are computed once and cached); 1.0 alone turns it off
     speeds: tuple[float, ...] = (1.0,)
+    # corrupted versions: this many more versions of each training clip, each corrupted by one of augment_kinds
+    # (asr/training/augment.py: noise, babble of other training speakers, simulated rooms, telephone channel,
+    # gain) with settings drawn per clip from the run's seed; computed once, cached, and drawn from with the speeds
+    augment_copies: int = 0
+    augment_kinds: tuple[str, ...] = ("noise", "babble", "reverb", "telephone", "gain", "reverb+noise")
     # "default" (one device), "mirrored" (this host's GPUs) or "multi_worker" (hosts in TF_CONFIG); the batch
     # budgets above stay global, split over the replicas (asr/training/distribute.py). How to run, not what to train: a
     # run may resume under another strategy.
@@ -91,6 +96,11 @@ class TrainConfig:
         object.__setattr__(self, "speeds", tuple(float(s) for s in self.speeds))  # TOML and JSON give lists
         if not self.speeds or not all(0.5 <= s <= 2.0 for s in self.speeds):
             raise ValueError(f"train.speeds must be one or more speeds between 0.5 and 2.0, got {self.speeds!r}")
+        object.__setattr__(self, "augment_kinds", tuple(self.augment_kinds))
+        known = ("noise", "babble", "reverb", "telephone", "gain", "reverb+noise")
+        if self.augment_copies < 0 or not self.augment_kinds or not set(self.augment_kinds) <= set(known):
+            raise ValueError(f"train.augment_copies must be >= 0 and train.augment_kinds one or more of "
+                             f"{', '.join(known)}; got {self.augment_copies!r} and {self.augment_kinds!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
 

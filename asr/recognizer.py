@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.audio.level import to_level
 from asr.audio.load import (
     check_sample_rate,
     clipped,
@@ -27,7 +28,14 @@ from asr.audio.load import (
 )
 from asr.audio.segment import SegmentConfig, has_sound, split_array, split_at_pauses
 from asr.decoding import tables
-from asr.decoding.ctc import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
+from asr.decoding.ctc import (
+    Hypothesis,
+    Lexicon,
+    PrefixBeamSearch,
+    Word,
+    greedy_decode,
+    timed_hypotheses,
+)
 from asr.decoding.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
 from asr.decoding.phones import PhoneVocabulary
 from asr.decoding.text import Vocabulary
@@ -68,6 +76,9 @@ class DecodingConfig:
     word_bonus: float = 1.0  # added per word, against the LM's bias to short outputs
     lm_words_only: bool = False  # with the LM: every word must be in its vocabulary (a lexicon)
     prior_scale: float = 0.0  # with the LM: token priors (the model's priors.json) divided out to this power
+    # each input (a file, or a long file's segment) is scaled so that its active speech level is this many dBFS
+    # before the front end (asr.audio.level), as loud as the training clips; None: as recorded
+    level_dbfs: float | None = None
 
     @classmethod
     def of_model(cls, model_dir: Path | None, lm_weight: float | None = None, word_bonus: float | None = None,
@@ -228,7 +239,14 @@ class Recognizer:
                                                  progress)
         if not has_sound(samples, rate, self.segments.vad):  # silence, an offset, faint noise: no words
             return Transcript("", len(samples) / rate, ())
-        return self.decode(self.log_probs(samples), len(samples) / rate, alternatives)
+        return self.decode(self.hear(samples), len(samples) / rate, alternatives)
+
+    def hear(self, samples: np.ndarray) -> np.ndarray:
+        """log_probs of one input (a file, a segment, an utterance), first brought to the model's input level
+        (decoding.level_dbfs) where it names one."""
+        if self.decoding.level_dbfs is not None:
+            samples = to_level(samples, self.sample_rate_hz, self.decoding.level_dbfs)
+        return self.log_probs(samples)
 
     @staticmethod
     def _samples(audio, sample_rate: int | None) -> np.ndarray:
@@ -246,7 +264,7 @@ class Recognizer:
         texts, words, end_s = [], [], 0.0
         for segment in segments:
             if segment.has_speech:
-                part = self.decode(self.log_probs(segment.samples), segment.end_s - segment.start_s)
+                part = self.decode(self.hear(segment.samples), segment.end_s - segment.start_s)
                 texts += [part.text] if part.text else []
                 words += [replace(w, start_s=w.start_s + segment.start_s, end_s=w.end_s + segment.start_s)
                           for w in part.words]

@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 from tqdm import tqdm
 
-from asr.audio.load import AudioError, change_speed, load_audio
+from asr.audio.load import AudioError, change_speed, load_audio, resample
 from asr.config import FeatureConfig
 from asr.decoding.text import Vocabulary, normalize
 from asr.manifest import read_manifest
@@ -92,11 +92,63 @@ def load_features(manifest, cfg: FeatureConfig, cache_dir=None, progress: bool =
     frames = np.concatenate(parts) if parts else np.zeros([0, cfg.num_mels], np.float16)
     result = FeatureSet(ids, texts, frames, offsets)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(cache.name + ".tmp.npz")
-        np.savez(tmp, ids=np.array(ids), texts=np.array(texts), frames=frames, offsets=offsets)
-        os.replace(tmp, cache)
+        _save(result, cache)
     return result
+
+
+def load_augmented_features(manifest, cfg: FeatureConfig, cache_dir, copies: int, kinds, seed: int,
+                            progress: bool = True) -> list[FeatureSet]:
+    """`copies` corrupted versions of every readable clip of a manifest (asr.training.augment.corrupt_randomly:
+    copy k of clip i is drawn from the generator seeded [seed, k, i]; babble is made of other speakers' clips),
+    each computed once and cached in cache_dir like load_features."""
+    from asr.training.augment import RATE_HZ, corrupt_randomly
+
+    manifest = Path(manifest)
+    tag = hashlib.sha1(json.dumps([list(kinds), seed]).encode()).hexdigest()[:8]
+    caches = [Path(cache_dir) / _cache_key(manifest, cfg).replace(".npz", f"-aug{k}-{tag}.npz") if cache_dir
+              else None for k in range(copies)]
+    results: list[FeatureSet | None] = [None] * copies
+    for k, cache in enumerate(caches):
+        if cache is not None and cache.exists():
+            with np.load(cache) as data:
+                results[k] = FeatureSet(list(data["ids"]), list(data["texts"]), data["frames"], data["offsets"])
+    if all(r is not None for r in results):
+        return results
+    rows, clips = [], []
+    for utt in tqdm(read_manifest(manifest), desc=f"audio {manifest.name}", unit="clip",
+                    disable=None if progress else True):
+        try:
+            clips.append(load_audio(utt.audio, RATE_HZ).astype(np.float64))
+            rows.append(utt)
+        except AudioError:
+            continue  # load_features warns about these
+    speakers = np.array([utt.id.split("-")[0] for utt in rows])
+    for k in range(copies):
+        if results[k] is not None:
+            continue
+        parts = []
+        for i in tqdm(range(len(rows)), desc=f"corrupted copy {k + 1} of {copies}", unit="clip",
+                      disable=None if progress else True):
+            rng = np.random.default_rng([seed, k, i])
+            others = np.flatnonzero(speakers != speakers[i])
+            others = [clips[j] for j in rng.choice(others, min(8, len(others)), replace=False)] if len(others) else []
+            samples, _ = corrupt_randomly(clips[i], others, rng, tuple(kinds))
+            samples = resample(samples.astype(np.float32), RATE_HZ, cfg.sample_rate_hz)
+            parts.append(log_mel(samples, cfg).numpy().astype(np.float16))
+        offsets = np.concatenate([[0], np.cumsum([len(p) for p in parts])]).astype(np.int64)
+        frames = np.concatenate(parts) if parts else np.zeros([0, cfg.num_mels], np.float16)
+        results[k] = FeatureSet([u.id for u in rows], [u.text for u in rows], frames, offsets)
+        if caches[k] is not None:
+            _save(results[k], caches[k])
+    return results
+
+
+def _save(features: FeatureSet, cache: Path) -> None:
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    tmp = cache.with_name(cache.name + ".tmp.npz")
+    np.savez(tmp, ids=np.array(features.ids), texts=np.array(features.texts), frames=features.frames,
+             offsets=features.offsets)
+    os.replace(tmp, cache)
 
 
 def encode_labels(texts, vocab: Vocabulary) -> list[np.ndarray]:

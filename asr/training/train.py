@@ -33,6 +33,7 @@ from asr.training.data import (
     concatenate,
     encode_labels,
     feature_stats,
+    load_augmented_features,
     load_features,
     make_batches,
     min_ctc_frames,
@@ -47,10 +48,10 @@ QUIET_NOISE_STD = 0.3  # with noise of this many standard deviations
 class Split:
     features: FeatureSet
     labels: list[np.ndarray]
-    source: np.ndarray | None = None  # several speeds: the clip each utterance is a version of
+    source: np.ndarray | None = None  # several versions (speeds, corrupted copies): the clip each utterance is of
 
     def epoch_indices(self, seed: int) -> np.ndarray:
-        """The utterances of one epoch: each clip once, at one of its speeds drawn at random (all, with one)."""
+        """The utterances of one epoch: each clip once, as one of its versions drawn at random (all, with one)."""
         if self.source is None:
             return np.arange(len(self.features))
         order = np.random.default_rng(seed).permutation(len(self.source))
@@ -58,10 +59,14 @@ class Split:
         return np.sort(order[first])
 
 
-def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print, speeds=(1.0,)) -> Split:
-    """Features and labels of a manifest (each clip at each of `speeds`), without clips too short for their
-    label after subsampling."""
+def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print, speeds=(1.0,),
+                 augment_copies: int = 0) -> Split:
+    """Features and labels of a manifest (each clip at each of `speeds`, and `augment_copies` corrupted versions
+    as cfg.train names them), without clips too short for their label after subsampling."""
     sets = [load_features(manifest, cfg.features, cache_dir, speed=s) for s in speeds]
+    if augment_copies:
+        sets += load_augmented_features(manifest, cfg.features, cache_dir, augment_copies, cfg.train.augment_kinds,
+                                        cfg.train.seed)
     features = concatenate(sets) if len(sets) > 1 else sets[0]
     source = np.unique(features.ids, return_inverse=True)[1].reshape(-1) if len(sets) > 1 else None
     labels = encode_labels(features.texts, vocab)
@@ -342,7 +347,8 @@ class Trainer:
         cache_dir = cache_dir or self.out_dir / "features"
         with distribute.chief_first(self.strategy):  # the chief writes config and feature cache, the others read
             self.cfg = self._resolve_config(cfg)
-            self.train = prepare_data(train_manifest, self.cfg, self.vocab, cache_dir, log, self.cfg.train.speeds)
+            self.train = prepare_data(train_manifest, self.cfg, self.vocab, cache_dir, log, self.cfg.train.speeds,
+                                      self.cfg.train.augment_copies)
             self.valid = prepare_data(valid_manifest, self.cfg, self.vocab, cache_dir, log)
         cfg = self.cfg
         if cfg.train.precision == "mixed_bfloat16" and not _has_bf16():
@@ -476,12 +482,19 @@ class Trainer:
         self.state["train_seconds"] += time.time() - last_save
         return float(np.mean(losses)) if losses else float("nan"), audio_s / max(time.time() - started, 1e-9), True
 
+    def _versions(self) -> str:
+        """How each epoch draws a clip's version, in words."""
+        t = self.cfg.train
+        speeds = f"at one of the speeds {', '.join(map(str, t.speeds))}" if len(t.speeds) > 1 else "as recorded"
+        copies = f" or as one of {t.augment_copies} corrupted copies" if t.augment_copies else ""
+        return speeds + copies
+
     def run(self, max_minutes: float | None = None) -> dict:
         epoch_clips = self.train.epoch_indices(0)
         self.log(f"{count_parameters(self.model):,} parameters; {len(epoch_clips)} training clips "
                  f"({self.audio_s[epoch_clips].sum() / 3600:.2f} h"
-                 + (f" per epoch, each at one of the speeds {', '.join(map(str, self.cfg.train.speeds))}"
-                    if self.train.source is not None else "") + f"), {self.steps_per_epoch} batches per epoch"
+                 + (f" per epoch, each {self._versions()}" if self.train.source is not None else "")
+                 + f"), {self.steps_per_epoch} batches per epoch"
                  + (f"; {self.strategy.num_replicas_in_sync} replica(s), {distribute.num_workers(self.strategy)} "
                     f"worker(s)" if self.distributed else ""))
         deadline = time.time() + max_minutes * 60 if max_minutes else None

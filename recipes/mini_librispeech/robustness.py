@@ -24,69 +24,15 @@ from pathlib import Path
 
 import numpy as np
 import soundfile
-from scipy import signal
 from tqdm import tqdm
 
-from asr.audio.load import load_audio, resample
+from asr.audio.load import load_audio
 from asr.manifest import read_manifest
+from asr.training.augment import RATE_HZ, at_snr, babble, pink_noise, reverb, telephone, with_gain
 
-RATE_HZ = 16000
 COPIES = ("pink-20db", "pink-10db", "babble-20db", "babble-10db", "telephone", "reverb", "gain-minus20db",
           "gain-plus20db")
 BABBLE_TALKERS = 4
-
-
-def pink_noise(n: int, rng: np.random.Generator) -> np.ndarray:
-    """Noise whose power falls as 1/f: white noise shaped in the frequency domain."""
-    spectrum = np.fft.rfft(rng.standard_normal(n))
-    f = np.fft.rfftfreq(n)
-    spectrum[1:] /= np.sqrt(f[1:])
-    spectrum[0] = 0
-    return np.fft.irfft(spectrum, n)
-
-
-def at_snr(speech: np.ndarray, noise: np.ndarray, snr_db: float) -> np.ndarray:
-    """speech + noise scaled so that their power ratio is `snr_db`."""
-    power = np.mean(speech ** 2) + 1e-12
-    noise = noise * np.sqrt(power / (np.mean(noise ** 2) + 1e-12) / 10 ** (snr_db / 10))
-    return speech + noise
-
-
-def babble(n: int, others: list[np.ndarray], rng: np.random.Generator) -> np.ndarray:
-    """BABBLE_TALKERS utterances of other speakers, each looped to n samples from a random offset, each at the same
-    level, summed."""
-    out = np.zeros(n)
-    for k in rng.choice(len(others), BABBLE_TALKERS, replace=False):
-        talker = others[k] / (np.sqrt(np.mean(others[k] ** 2)) + 1e-12)
-        start = int(rng.integers(len(talker)))
-        out += np.resize(np.roll(talker, -start), n)
-    return out
-
-
-def telephone(speech: np.ndarray) -> tuple[np.ndarray, int]:
-    """A telephone channel: band-passed to 300-3400 Hz, at 8 kHz, through 8-bit mu-law. Returns (samples, rate)."""
-    sos = signal.butter(6, [300, 3400], btype="bandpass", fs=RATE_HZ, output="sos")
-    narrow = resample(signal.sosfiltfilt(sos, speech).astype(np.float32), RATE_HZ, 8000).astype(np.float64)
-    mu = 255.0
-    x = np.clip(narrow, -1, 1)
-    coded = np.round((np.sign(x) * np.log1p(mu * np.abs(x)) / np.log1p(mu) + 1) / 2 * mu)  # 8 bits: 0..255
-    y = coded / mu * 2 - 1
-    return np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu, 8000
-
-
-def reverb(speech: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """The speech played in a simulated shoebox room (image method), RT60 drawn from 0.3-0.9 s; the level kept."""
-    import pyroomacoustics as pra
-    rt60 = float(rng.uniform(0.3, 0.9))
-    room_dim = [float(rng.uniform(3, 8)), float(rng.uniform(3, 6)), float(rng.uniform(2.4, 3.5))]
-    absorption, max_order = pra.inverse_sabine(rt60, room_dim)
-    room = pra.ShoeBox(room_dim, fs=RATE_HZ, materials=pra.Material(absorption), max_order=min(max_order, 20))
-    inside = lambda: [float(rng.uniform(0.5, d - 0.5)) for d in room_dim]  # noqa: E731
-    room.add_source(inside(), signal=speech)
-    room.add_microphone(inside())
-    room.simulate()
-    out = room.mic_array.signals[0][:len(speech)]
-    return out * np.sqrt(np.mean(speech ** 2) / (np.mean(out ** 2) + 1e-12))
 
 
 def corrupt(name: str, speech: np.ndarray, others: list[np.ndarray], rng: np.random.Generator):
@@ -94,14 +40,14 @@ def corrupt(name: str, speech: np.ndarray, others: list[np.ndarray], rng: np.ran
     if name.startswith("pink-"):
         return at_snr(speech, pink_noise(len(speech), rng), float(name[5:-2])), RATE_HZ
     if name.startswith("babble-"):
-        return at_snr(speech, babble(len(speech), others, rng), float(name[7:-2])), RATE_HZ
+        return at_snr(speech, babble(len(speech), others, rng, BABBLE_TALKERS), float(name[7:-2])), RATE_HZ
     if name == "telephone":
         return telephone(speech)
     if name == "reverb":
         return reverb(speech, rng), RATE_HZ
     if name.startswith("gain-"):
         db = float(name[5:-2].replace("minus", "-").replace("plus", ""))
-        return speech * 10 ** (db / 20), RATE_HZ
+        return with_gain(speech, db), RATE_HZ
     raise ValueError(name)
 
 

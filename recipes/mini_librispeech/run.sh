@@ -11,6 +11,8 @@
 #   english_phones  the default model: the two phone networks trained on a GPU (gpu/README.md; GPU_OUT holds their
 #                   run folders G and C) as an ensemble, the LM mix, priors, decoding tuned on valid
 #                   -> $EXP/english_phones
+#   augment         the default model's main network fine-tuned on corrupted speech (augment.toml: noise, babble,
+#                   rooms, telephone, gain), in the default model's place -> $EXP/english_phones_aug
 #   evaluate        dev-clean-2 WER of each model built -> $EXP/eval/NAME (dev-clean-2 is scored here only)
 #   robustness      corrupted copies of every 4th dev-clean-2 utterance (noise, babble, telephone, rooms, gain;
 #                   robustness.py), each scored with ROBUST_MODEL (default english-phones) -> $EXP/eval/robust-MODEL
@@ -25,7 +27,7 @@ cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/librispeech-mini}
 EXP=${EXP:-exp/mini_librispeech}
 R=recipes/mini_librispeech
-STAGES=${*:-prepare lm english english_stream english_phones evaluate robustness package}
+STAGES=${*:-prepare lm english english_stream english_phones augment evaluate robustness package}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 LM=$EXP/lm/3gram-prune001.arpa.gz
 
@@ -88,6 +90,16 @@ if stage english_phones; then
     --fallback "$E.tune/decoding.json"
   cp "$E.tune_mix/decoding.json" "$E/"
   python $R/prefer_homophones.py "$E"  # without an LM, each set of homophones written as its likeliest word
+fi
+
+if stage augment; then
+  # from the default model just built, or the shipped one
+  BASE=$EXP/english_phones; [ -d "$BASE" ] || BASE=asr/models/english-phones
+  train $R/augment.toml "$EXP/augment/G" --set train.init_from="$BASE"
+  E=$EXP/english_phones_aug
+  rm -rf "$E" && cp -r "$BASE" "$E" && rm -rf "$E/tables"
+  cp "$EXP/augment/G/best/model.npz" "$E/"
+  python $R/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
 fi
 
 if stage evaluate; then

@@ -146,6 +146,31 @@ def test_speed_perturbation_trains_each_clip_once_per_epoch_at_a_drawn_speed(tmp
     assert Trainer(config.load(overrides=saved), manifest, manifest, tmp_path / "exp", log=log.append).cfg == cfg
 
 
+def test_corrupted_copies_join_the_versions_an_epoch_draws_from(tmp_path, sample_rows):
+    """train.augment_copies = 2: each clip has its clean version and two corrupted ones (asr/training/augment.py),
+    an epoch takes each clip once as one of them, validation stays clean, and training runs."""
+    manifest = tmp_path / "digits.jsonl"
+    rows = [sample_rows[i] for i in ("0_jackson_0", "7_nicolas_1", "9_yweweler_2")]
+    manifest.write_text("".join(json.dumps({**r, "id": f"{r['id']}-{k}"}) + "\n" for r in rows for k in range(2)))
+    cfg = config.load(overrides={**CFG.to_dict(), "train": {**CFG.to_dict()["train"], "augment_copies": 2,
+                                                            "augment_kinds": ["noise", "gain", "telephone"]}})
+    log = []
+    trainer = Trainer(cfg, manifest, manifest, tmp_path / "exp", log=log.append)
+    split = trainer.train
+    assert len(split.features) == 18 and sorted(np.bincount(split.source)) == [3] * 6
+    lengths = split.features.lengths.reshape(3, 6)  # load order: clean, copy 1, copy 2
+    assert np.all(lengths == lengths[0])  # a corrupted copy keeps its clip's length
+    versions = np.split(split.features.frames, split.features.offsets[[6, 12]])
+    assert not np.array_equal(versions[0], versions[1]) and not np.array_equal(versions[1], versions[2])
+    epochs = [split.epoch_indices(seed) for seed in range(20)]
+    assert all(sorted(split.source[c]) == list(range(6)) for c in epochs)  # each clip once
+    assert {int(i) // 6 for c in epochs for i in c} == {0, 1, 2}
+    assert trainer.valid.source is None and len(trainer.valid.features) == 6  # validation: clean only
+    result = trainer.run()
+    assert result["epoch"] == 2 and np.isfinite(result["train_loss"])
+    assert any("each as recorded or as one of 2 corrupted copies" in line for line in log)
+
+
 def test_rerunning_a_finished_run_says_so_and_trains_nothing(tiny_experiment):
     from conftest import TINY_OVERRIDES
 
