@@ -1,4 +1,5 @@
-"""Audio in: loading any file or stream as float32 mono at the model rate (load), the log-mel front end in NumPy
-(features), energy voice-activity detection (vad) and cutting long audio at pauses (segment). The first stage of the
-data flow: nothing here imports another asr folder.
+"""Audio in: loading any file or stream as float32 mono at the model rate (load), the active speech level and the
+gain to a model's input level (level), the log-mel front end in NumPy (features), energy voice-activity detection
+(vad) and cutting long audio at pauses (segment). The first stage of the data flow: nothing here imports another asr
+folder.
 """
