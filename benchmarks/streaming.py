@@ -3,11 +3,15 @@
     python benchmarks/streaming.py [--model english-stream] [--streams 1 8] [--chunk-ms 20 40] [--clips 8]
                                    [--out benchmarks/streaming.json]
     python benchmarks/streaming.py --final-model english-phones [--final-beam 16] [--final-single]
-                                   --manifest exp/mini_librispeech/data/dev.jsonl --every 16 --split
-                                   --streams 1 4 --chunk-ms 40 --out benchmarks/streaming_two_pass.json
+                                   [--early-final-s 0.25] --manifest exp/mini_librispeech/data/dev.jsonl
+                                   --every 16 --split --streams 1 4 --chunk-ms 40
+                                   --out benchmarks/streaming_two_pass.json
 
 Two passes (--final-model): finals by that offline model on a worker thread (a pool of min(streams, cores)),
-optionally with a narrower beam (--final-beam) or its first network only (--final-single). --manifest with
+optionally with a narrower beam (--final-beam) or its first network only (--final-single). Each final's decode
+begins at its utterance's pause, --early-final-s into it (StreamingConfig.early_final_s, the default 0.25 s; 0:
+at the endpoint); `final_decodes` counts the decodes, those begun at pauses that speech then dropped included,
+beside `finals`. --manifest with
 --every N takes every Nth utterance of a manifest at most 15 s long, and adds the WER of the finals and of the
 partials (each utterance's last partial) against the reference texts, beside the WER of the offline model's
 transcription of the same clip files (`asr transcribe`); --split deals the clips out to the streams instead of
@@ -76,14 +80,30 @@ def background_rms(samples: np.ndarray, rate: int) -> float:
     return float(max(np.sqrt(np.percentile(power, 5)), 1e-5))
 
 
+class CountedDecodes:
+    """A final model that counts its decodes (thread-safe); everything else is the model's."""
+
+    def __init__(self, model):
+        self.model, self.decodes, self._lock = model, 0, threading.Lock()
+
+    def __getattr__(self, name):
+        return getattr(self.model, name)
+
+    def transcribe(self, *args, **kwargs):
+        with self._lock:
+            self.decodes += 1
+        return self.model.transcribe(*args, **kwargs)
+
+
 def play(model, clips: list, rate: int, chunk_ms: float, results: list, barrier: threading.Barrier,
-         final_model=None, executor=None):
+         final_model=None, executor=None, config=None):
     from asr.evaluate import with_quiet
-    from asr.live.streaming import StreamingTranscriber
+    from asr.live.streaming import StreamingConfig, StreamingTranscriber
     chunk = int(rate * chunk_ms / 1000)
     barrier.wait()
     for samples, reference in clips:
-        stream = StreamingTranscriber(model, final_model=final_model, executor=executor)
+        stream = StreamingTranscriber(model, config=config or StreamingConfig(), final_model=final_model,
+                                      executor=executor)
         audio = with_quiet(samples, PAD_S, rate, rms=background_rms(samples, rate))
         end_of_speech = PAD_S + speech_end_s(samples, rate)
         events, busy = [], 0.0
@@ -134,12 +154,15 @@ def load_final(name: str | None, beam: int | None, single: bool):
 
 
 def run(model_name: str, streams: int, chunk_ms: float, paths: list[Path], references: list[str] | None = None,
-        final_model=None, split: bool = False, offline_wer: float | None = None) -> dict:
+        final_model=None, split: bool = False, offline_wer: float | None = None, config=None) -> dict:
     from concurrent.futures import ThreadPoolExecutor
 
     from asr import load_model
     from asr.audio.load import load_audio
+    from asr.live.streaming import StreamingConfig
     from asr.metrics import score
+    config = config or StreamingConfig()
+    counted = CountedDecodes(final_model) if final_model is not None else None
     model = load_model(model_name)
     model.streaming().warm_up()
     rate = model.sample_rate_hz
@@ -150,8 +173,8 @@ def run(model_name: str, streams: int, chunk_ms: float, paths: list[Path], refer
     # stream k plays the clips rotated by k (or with --split, every streams-th clip from the k-th), so that the
     # streams do not speak in step
     played = [clips[k::streams] if split else clips[k % len(clips):] + clips[:k % len(clips)] for k in range(streams)]
-    threads = [threading.Thread(target=play, args=(model, played[k], rate, chunk_ms, results, barrier, final_model,
-                                                   executor)) for k in range(streams)]
+    threads = [threading.Thread(target=play, args=(model, played[k], rate, chunk_ms, results, barrier, counted,
+                                                   executor, config)) for k in range(streams)]
     cpu0 = time.process_time()
     wall0 = time.perf_counter()
     for t in threads:
@@ -182,6 +205,8 @@ def run(model_name: str, streams: int, chunk_ms: float, paths: list[Path], refer
         model=model_name, final_model=None if final_model is None else final_model.model_dir.name,
         final_beam=None if final_model is None else final_model.beam_width,
         final_networks=None if final_model is None else len(getattr(final_model.model, "networks", [0])),
+        early_final_s=config.early_final_s if final_model is not None else None,
+        finals=sum(r["finals"] for r in results), final_decodes=None if counted is None else counted.decodes,
         streams=streams, chunk_ms=chunk_ms, clips=len(results), audio_s=round(audio_s, 1), **scored,
         endpoint_latency_ms=dict(median=_ms(statistics.median(endpoint)), p95=_ms(np.percentile(endpoint, 95)),
                                  max=_ms(max(endpoint)), finals=len(endpoint)) if endpoint else None,
@@ -216,11 +241,16 @@ def main() -> int:
     parser.add_argument("--manifest", help="clips from this manifest (with reference texts) instead")
     parser.add_argument("--every", type=int, default=16, help="with --manifest: every Nth utterance")
     parser.add_argument("--split", action="store_true", help="deal the clips out to the streams")
+    parser.add_argument("--early-final-s", type=float,
+                        help="two passes: begin each final's decode this far into its pause (default: "
+                             "StreamingConfig's; 0: at the endpoint)")
     args = parser.parse_args()
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     corpus = args.corpus or ("fsdd" if Path(args.model).name.startswith("digits") else "librispeech")
     references, offline_wer = None, None
     final_model = load_final(args.final_model, args.final_beam, args.final_single)
+    from asr.live.streaming import StreamingConfig
+    config = StreamingConfig() if args.early_final_s is None else StreamingConfig(early_final_s=args.early_final_s)
     if args.manifest:
         rows = [json.loads(line) for line in open(args.manifest, encoding="utf-8")][::args.every]
         rows = [r for r in rows if r.get("duration_s", 0) <= 15.0]
@@ -233,7 +263,8 @@ def main() -> int:
     rows = []
     for streams in args.streams:
         for chunk_ms in args.chunk_ms:
-            row = run(args.model, streams, chunk_ms, paths, references, final_model, args.split, offline_wer)
+            row = run(args.model, streams, chunk_ms, paths, references, final_model, args.split, offline_wer,
+                      config)
             row["load_average"] = os.getloadavg()
             rows.append(row)
             print(json.dumps(row), flush=True)

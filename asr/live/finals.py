@@ -4,7 +4,9 @@
 asked for); its owner drops what it no longer needs, so it holds about one utterance. `FinalQueue` holds the
 finals of ended utterances in stream order: each is computed at once (no executor) or on an executor (a thread
 pool, so that decoding one does not hold up the stream's partials), and comes out only after every earlier one.
-A computation that returns None (an utterance with no words) gives no event.
+A computation may also be started before its place in the queue is known (`start()`, then `add()`: a final decoded
+speculatively at a pause) and is queued once its utterance ends. A computation whose event is None (an utterance
+with no words) gives no event.
 """
 from __future__ import annotations
 
@@ -58,36 +60,44 @@ class SampleBuffer:
 
 
 class FinalQueue:
-    """Finals in stream order; `ready()` may be called from another thread than `put()`."""
+    """Finals in stream order; `ready()` may be called from another thread than `put()` and `add()`."""
 
     def __init__(self, executor: Executor | None = None):
         self.executor = executor
-        self._futures: deque[Future] = deque()
+        self._queue: deque[tuple[Future, Callable | None]] = deque()  # (computation, its result -> its event)
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
-        return len(self._futures)
+        return len(self._queue)
+
+    def start(self, compute: Callable, *args) -> Future:
+        """`compute(*args)` begun on the executor, or run now (no executor); not queued until add()."""
+        if self.executor is not None:
+            return self.executor.submit(compute, *args)
+        future = Future()
+        try:
+            future.set_result(compute(*args))
+        except Exception as e:  # noqa: BLE001 - raised again, in order, by ready()
+            future.set_exception(e)
+        return future
+
+    def add(self, future: Future, then: Callable | None = None) -> None:
+        """Queue a computation from start(): its event is `then(result)` (computed by ready()), or the result."""
+        with self._lock:
+            self._queue.append((future, then))
 
     def put(self, compute: Callable, *args) -> None:
         """Queue `compute(*args)` (an event, or None for no event): run now, or on the executor."""
-        if self.executor is not None:
-            future = self.executor.submit(compute, *args)
-        else:
-            future = Future()
-            try:
-                future.set_result(compute(*args))
-            except Exception as e:  # noqa: BLE001 - raised again, in order, by ready()
-                future.set_exception(e)
-        with self._lock:
-            self._futures.append(future)
+        self.add(self.start(compute, *args))
 
     def ready(self) -> list:
         """The events whose computation is done and whose predecessors are out, in order (a computation's
         exception is raised here)."""
         out = []
         with self._lock:
-            while self._futures and self._futures[0].done():
-                event = self._futures.popleft().result()
+            while self._queue and self._queue[0][0].done():
+                future, then = self._queue.popleft()
+                event = future.result() if then is None else then(future.result())
                 if event is not None:
                     out.append(event)
         return out
@@ -95,12 +105,12 @@ class FinalQueue:
     def next_pending(self) -> Future | None:
         """The oldest computation not yet taken out by ready(), or None."""
         with self._lock:
-            return self._futures[0] if self._futures else None
+            return self._queue[0][0] if self._queue else None
 
     def wait_all(self) -> list:
         """Every remaining event, once all are computed."""
         with self._lock:
-            futures = list(self._futures)
+            futures = [future for future, _ in self._queue]
         for future in futures:
             future.exception()  # waits
         return self.ready()

@@ -14,17 +14,28 @@ follows the same samples: an utterance opens with `min_speech_s` of speech and e
 silence. While it is open, the streaming model's best transcript so far goes out every `partial_interval_s` of
 audio (decoded as its frames arrive, asr.recognizer.UtteranceDecoder).
 
-When it ends, the final. With a `final_model` (two passes), the utterance's samples, from `lead_s` before its
-first speech to its end, are transcribed by that offline model (`final_model.transcribe`, the same as a file of
-those samples); without one (one pass), the final is the streaming model's own decoding. An utterance that reaches
-`max_utterance_s` is cut, as files are cut into segments (asr.audio.segment), in the longest pause after
-`min_cut_s`, and goes on from there as a new utterance. Final word times are in seconds from the start of the
-stream, within the final's [start_s, end_s]; an utterance with no words gives no final. With an `executor`,
-finals are decoded on it while partials go on; they come out in order, from a later feed(), poll() or finish().
+When it ends, the final. With a `final_model` (two passes), the utterance's samples, from `lead_s` before its first
+speech to its end (or `early_final_s` into the pause that ended it, below), are transcribed by that offline model
+(`final_model.transcribe`, the same as a file of those samples); without one (one pass), the final is the streaming
+model's own decoding. An utterance that reaches `max_utterance_s` is cut, as files are cut into segments
+(asr.audio.segment), in the longest pause after `min_cut_s`, and goes on from there as a new utterance. Final word
+times are in seconds from the start of the stream, within the final's [start_s, end_s]; an utterance with no words
+gives no final. With an `executor`, finals are decoded on it while partials go on; they come out in order, from a
+later feed(), poll() or finish().
+
+Finals begun at a pause (two passes, `early_final_s`): the final's audio ends `early_final_s` into the silence that
+ends its utterance (what follows, up to the endpoint, is silence too). With an executor, its decode starts there,
+`endpoint_silence_s - early_final_s` before the endpoint, on the guess that the pause is the end; the final is that
+decode's result, with the endpoint as its end_s. If speech comes back first, the guess is dropped (cancelled if
+not begun; a decode already running cannot be stopped, so it runs on and its result is ignored) and the utterance
+goes on, to be guessed again at its next pause: a stream holds at most one such decode. Without an executor
+nothing is decoded before the endpoint (a decode on the feeding thread at every pause would hold up the partials,
+and most pauses are not endpoints), but the final is decoded from the same audio, so finals are the same with or
+without one. An utterance cut at `max_utterance_s` drops its guess; its first part ends at the cut.
 """
 from __future__ import annotations
 
-from concurrent.futures import Executor
+from concurrent.futures import Executor, Future
 from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
@@ -34,7 +45,7 @@ from asr.audio.segment import SegmentConfig, split_array
 from asr.audio.vad import EnergyVad, VadConfig
 from asr.decoding.ctc import Word
 from asr.live.finals import FinalQueue, SampleBuffer
-from asr.recognizer import UtteranceDecoder
+from asr.recognizer import Transcript, UtteranceDecoder
 
 
 @dataclass(frozen=True)
@@ -45,7 +56,14 @@ class StreamingConfig:
     max_utterance_s: float = 20.0  # an utterance this long is cut at a pause (below the offline segment limit)
     min_cut_s: float = 8.0  # ... the longest pause after this much of it
     lead_s: float = 0.3  # audio kept from before the speech that opened an utterance
+    early_final_s: float | None = 0.25  # two passes: a final's audio ends this far into its pause, and its decode
+    # starts there (with an executor); below endpoint_silence_s; 0 or None: the audio up to the endpoint, decoded then
     vad: VadConfig = field(default_factory=lambda: VadConfig(frame_ms=20.0))
+
+    def __post_init__(self):
+        if self.early_final_s and not 0 < self.early_final_s < self.endpoint_silence_s:
+            raise ValueError(f"early_final_s must be 0, None or between 0 and endpoint_silence_s "
+                             f"({self.endpoint_silence_s}), got {self.early_final_s}")
 
 
 @dataclass(frozen=True)
@@ -105,6 +123,8 @@ class StreamingTranscriber:
         self._decoder: UtteranceDecoder | None = None  # the open utterance's
         self._decoder_first_frame = 0  # its first frame's stream index
         self._last_partial_s = 0.0
+        self._pause_s: float | None = None  # two passes: where the open utterance's final's audio ends, if it paused
+        self._early: Future | None = None  # the decode of that audio, begun at the pause (with an executor)
         self.heard_s = 0.0  # audio processed, in seconds at the model rate
         self.finished = False
 
@@ -171,6 +191,7 @@ class StreamingTranscriber:
                 self._candidate_start_s = now - frame_s
             self._speech_s += frame_s
             self._silence_s = 0.0
+            self._drop_pause()
             if self._start_s is None and self._speech_s >= cfg.min_speech_s:
                 self._open(self._candidate_start_s, self._sample_at(max(self._candidate_start_s - cfg.lead_s, 0)))
         else:
@@ -182,6 +203,8 @@ class StreamingTranscriber:
             kept_s = now if self._candidate_start_s is None else self._candidate_start_s  # the lead before it
             self.audio.drop_until(self._sample_at(kept_s - cfg.lead_s))
             return
+        if self._pause_s is None and self.two_pass and cfg.early_final_s and self._silence_s >= cfg.early_final_s:
+            self._pause(now)
         if self._silence_s >= cfg.endpoint_silence_s:
             self._final(self._frame_at(now), now)
             events += self._finals.ready()
@@ -222,14 +245,37 @@ class StreamingTranscriber:
         self._start_s = self._candidate_start_s = self._decoder = None
         self._speech_s = 0.0
 
-    def _queue_second_pass(self, end_sample: int, end_s: float) -> None:
-        audio = self.audio.slice(self._audio_from, end_sample)
-        self._finals.put(self._second_pass, audio, self._audio_from / self.rate, self._start_s, end_s)
-        self.audio.drop_until(end_sample)
+    def _pause(self, now: float) -> None:
+        """The open utterance has been silent for early_final_s at `now`: its final's audio ends here if this is its
+        end; with an executor, that audio's decode begins."""
+        self._pause_s = now
+        if self._finals.executor is not None:
+            self._early = self._finals.start(self._second_pass, self._audio_until(self._sample_at(now)))
 
-    def _second_pass(self, audio: np.ndarray, offset_s: float, start_s: float, end_s: float) -> StreamEvent | None:
-        t = self.final_model.transcribe(audio, sample_rate=self.rate)
-        return final_event(t.text, t.words, offset_s, start_s, end_s)
+    def _drop_pause(self) -> None:
+        """The open utterance's pause (if any) is not its end: forget it, and drop its decode."""
+        if self._early is not None:
+            self._early.cancel()  # False once it runs: it runs on, and its result is ignored
+        self._pause_s = self._early = None
+
+    def _queue_second_pass(self, end_sample: int, end_s: float) -> None:
+        """Queue the final of the open utterance, which ends at `end_s` (`end_sample`): decoded from its first sample
+        to its pause (the decode begun there) or, with no pause, to end_sample."""
+        audio_end = end_sample if self._pause_s is None else self._sample_at(self._pause_s)
+        future = self._early if self._early is not None else \
+            self._finals.start(self._second_pass, self._audio_until(audio_end))
+        offset_s, start_s = self._audio_from / self.rate, self._start_s
+        self._finals.add(future, lambda t: final_event(t.text, t.words, offset_s, start_s, end_s))
+        self.audio.drop_until(end_sample)
+        self._pause_s = self._early = None
+
+    def _audio_until(self, end_sample: int) -> np.ndarray:
+        """The open utterance's samples, from its first (lead included) to `end_sample` (a copy: the buffer goes on)."""
+        return self.audio.slice(self._audio_from, end_sample)
+
+    def _second_pass(self, audio: np.ndarray) -> Transcript:
+        """The final model's transcript of an utterance's samples (on the executor, if any)."""
+        return self.final_model.transcribe(audio, sample_rate=self.rate)
 
     def _cut(self, now: float) -> None:
         """The open utterance is too long: end it in its longest pause after min_cut_s (as files are segmented);
@@ -244,6 +290,7 @@ class StreamingTranscriber:
         frames = self._decoder.log_probs
         split = min(max(self._frame_at(cut_s) - self._decoder_first_frame, 0), len(frames))
         if self.two_pass:
+            self._drop_pause()
             self._queue_second_pass(cut, cut_s)
         else:
             before = UtteranceDecoder(self.recognizer)
