@@ -121,7 +121,8 @@ def prune_thresholds(prune: Sequence[int], order: int) -> list[int]:
 
 
 def estimate(sentences: Iterable[Sequence[str]], order: int = 3, prune: Sequence[int] = (),
-             discount_fallback: tuple[float, float, float] | None = FALLBACK_DISCOUNTS) -> ArpaModel:
+             discount_fallback: tuple[float, float, float] | None = FALLBACK_DISCOUNTS,
+             vocabulary: Iterable[str] | None = None) -> ArpaModel:
     """An interpolated modified Kneser-Ney model of `sentences` (lists of words, without <s> and </s>).
 
     prune: lmplz-style thresholds per order, e.g. (0, 0, 1) drops n-grams of order 3 and above seen once; an
@@ -129,14 +130,24 @@ def estimate(sentences: Iterable[Sequence[str]], order: int = 3, prune: Sequence
     order, which keeps the prefix and suffix of every kept n-gram.
     discount_fallback: (D1, D2, D3+) for an order whose counts of counts give no discounts (tiny or artificial
     text); None raises ValueError instead.
+    vocabulary: a closed vocabulary (such as LibriSpeech's 200k words) instead of the text's words: a word of the
+    text outside it is counted as <unk>, and one of it the text lacks joins the uniform distribution the unigrams
+    are interpolated with (a continuation count of 0, as an unseen <unk> has), so it gets that share and no more.
     """
     if order < 1:
         raise ValueError(f"order must be at least 1, got {order}")
     thresholds = prune_thresholds(prune, order)
+    if vocabulary is not None:
+        vocabulary = frozenset(vocabulary)
+        if BOS in vocabulary or EOS in vocabulary:
+            raise ValueError(f"{BOS} and {EOS} cannot be vocabulary words: they are added around each sentence")
+        sentences = ([w if w in vocabulary else UNK for w in words] for words in sentences)
     raw = count_ngrams(sentences, order)
     if not raw[0]:
         raise ValueError("no sentences to estimate a language model from")
     adjusted = adjusted_counts(raw)
+    for word in sorted(vocabulary or ()):
+        adjusted[0].setdefault((word,), 0)
     model_discounts = []
     for table in adjusted:
         t = Counter(table.values())

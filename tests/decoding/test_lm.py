@@ -172,6 +172,20 @@ def test_every_context_sums_to_one_after_an_arpa_file(tmp_path):
     assert_sums_to_one(lm.NGramLM(back), back, 1e-5)  # 7 significant digits in the file
 
 
+def test_a_closed_vocabulary():
+    """Text words outside it count as <unk>; its words the text lacks get the uniform share of the unigrams."""
+    vocabulary = {f"w{i}" for i in range(100)} | {"zzz", "yyy"}
+    model = lm.estimate(MARKOV, order=3, prune=(0, 0, 1), vocabulary=vocabulary)
+    unked = [[w if w in vocabulary else "<unk>" for w in words] for words in MARKOV]
+    assert model.counts[1:] == lm.estimate(unked, order=3, prune=(0, 0, 1)).counts[1:]
+    q = lm.NGramLM(model)
+    assert q.vocab == vocabulary | {"<s>", "</s>", "<unk>"}
+    assert model.ngrams[0][("zzz",)] == model.ngrams[0][("yyy",)] < model.ngrams[0][("<unk>",)]
+    assert_sums_to_one(q, model, 1e-12)
+    with pytest.raises(ValueError, match="</s>"):
+        lm.estimate(MARKOV, order=2, vocabulary=["</s>"])
+
+
 # --- the same numbers as KenLM's lmplz ---------------------------------------------------------------------------
 # Recorded from lmplz (KenLM 0.3.0, built from its PyPI sdist) on markov_corpus() written one sentence per line:
 #   lmplz -o 3 < corpus.txt;   lmplz -o 3 --prune 0 0 1 < corpus.txt;
@@ -325,6 +339,11 @@ def test_cli_estimates_from_normalised_text(tmp_path, capsys):
     pruned = tmp_path / "pruned.arpa"
     assert main(["lm", str(tmp_path / "one.txt"), "--order", "2", "--prune", "0", "1", "--out", str(pruned)]) == 0
     assert lm.read_arpa(pruned).counts == [5, 3]  # <s> a b </s> <unk>; "a b" twice: <s> a, a b, b </s> kept
+    (tmp_path / "vocab.txt").write_text("A\nC\nd'S\nnot one word\n")
+    with_vocab = tmp_path / "vocab.arpa"
+    assert main(["lm", str(tmp_path / "one.txt"), "--vocab", str(tmp_path / "vocab.txt"), "--out",
+                 str(with_vocab)]) == 0
+    assert {g[0] for g in lm.read_arpa(with_vocab).ngrams[0]} == {"<s>", "</s>", "<unk>", "a", "c", "d's"}  # b: <unk>
 
 
 def test_cli_errors(tmp_path):
@@ -340,7 +359,7 @@ def test_cli_errors(tmp_path):
 
 def test_recipe_lm_text(tmp_path):
     """recipes/mini_librispeech/lm_text.py on a tiny fake data folder: validation speakers held out, dev-clean-2
-    never read, LJ Speech's normalised column used and sentences with digits dropped."""
+    never read, LJ Speech's normalised column used, books cut into sentences, and sentences with digits dropped."""
     data = tmp_path / "data"
     for split, speaker, text in [("train-clean-5", "19", "HELLO THERE"), ("train-clean-5", "1737", "HELD OUT"),
                                  ("train-clean-5", "7312", "ALSO HELD"), ("dev-clean-2", "84", "NEVER READ")]:
@@ -349,6 +368,9 @@ def test_recipe_lm_text(tmp_path):
         (chapter / f"{speaker}-1.trans.txt").write_text(f"{speaker}-1-0000 {text}\n")
     (data / "ljspeech").mkdir()
     (data / "ljspeech" / "metadata.csv").write_text("LJ1|Mr. Smith, 1st|Mister Smith, first\nLJ2|x|it's 12\n")
+    (data / "books").mkdir()
+    (data / "books" / "01-a-book.txt").write_text('"Call me Ishmael." Some years ago[12]--never mind how long!\n'
+                                                  "In 1851 it was printed. Was it?\n")
     out = tmp_path / "lm"
     script = Path(__file__).resolve().parents[2] / "recipes" / "mini_librispeech" / "lm_text.py"
     run = subprocess.run([sys.executable, str(script), str(data), str(out)], check=False, capture_output=True,
@@ -357,4 +379,6 @@ def test_recipe_lm_text(tmp_path):
     assert (out / "librispeech.txt").read_text() == "hello there\n"
     assert (out / "valid.txt").read_text() == "held out\nalso held\n"
     assert (out / "ljspeech.txt").read_text() == "mister smith first\n"
-    assert "1 sentences dropped for digits" in run.stdout
+    assert "ljspeech: 1 sentences dropped for digits" in run.stdout
+    assert (out / "books.txt").read_text() == "call me ishmael\nsome years ago never mind how long\nwas it\n"
+    assert "books: 1 sentences dropped for digits" in run.stdout
