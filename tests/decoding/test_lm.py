@@ -4,9 +4,11 @@ import math
 import random
 import subprocess
 import sys
+from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from asr.cli import main
@@ -323,6 +325,86 @@ def test_perplexity_of_a_unigram_model():
     assert result.perplexity == pytest.approx(float(1 / (Fraction(7, 24) ** 2 * Fraction(1, 8))) ** (1 / 3))
     assert result.perplexity_without_oov == pytest.approx(24 / 7)
     assert (result.oovs, result.oov_rate) == (1, 0.5)
+
+
+# --- packed tables ---------------------------------------------------------------------------------------------
+
+def rounded_to_float16(model: lm.ArpaModel) -> lm.ArpaModel:
+    """The model with every log10 probability and backoff rounded as PackedLM stores them."""
+    def r(x):
+        return float(np.float16(x))
+    return lm.ArpaModel([{g: (r(prob), r(bo)) for g, (prob, bo) in table.items()} for table in model.ngrams])
+
+
+def packed_state_words(words: list[str], arrays: dict, state: tuple[int, int]) -> tuple[str, ...]:
+    """The words of a PackedLM state (order, row), read back from the arrays: the row's last word, then its
+    context row's, down to a unigram."""
+    n, row = state
+    out = []
+    while n > 1:
+        out.insert(0, words[int(arrays[f"words_{n}"][row])])
+        row = int(np.searchsorted(arrays[f"start_{n}"], row, side="right")) - 1
+        n -= 1
+    return (words[row], *out) if n == 1 else tuple(out)
+
+
+def query_walks(model: lm.ArpaModel, count: int, seed: int = 0) -> list[list[str]]:
+    """Word sequences to query: stretches of the corpus (hits up to the top order) with about a third of the words
+    replaced by random words of the vocabulary or an unknown one (backoff chains of every length)."""
+    rng = random.Random(seed)
+    vocab = sorted(g[0] for g in model.ngrams[0] if g[0] != "<s>") + ["zebra"]
+    walks = []
+    for _ in range(count):
+        sentence = MARKOV[int(rng.random() * len(MARKOV))]
+        walks.append([w if rng.random() < 0.65 else vocab[int(rng.random() * len(vocab))] for w in sentence[:10]])
+    return walks
+
+
+@pytest.mark.parametrize("order, prune", [(1, ()), (2, ()), (2, (0, 1)), (3, ()), (3, (0, 0, 1)), (4, ()),
+                                          (4, (0, 0, 1))])
+def test_a_packed_lm_scores_as_ngram_lm_up_to_float16_rounding(order, prune):
+    """Each score is exactly NGramLM's over the model rounded to float16 (the same terms summed in the same order),
+    within 2e-3 of the unrounded model's; each state is NGramLM's; the queries reach every order and back off."""
+    model = lm.estimate(MARKOV, order=order, prune=prune)
+    words, arrays = lm.PackedLM.pack(model)
+    packed, parsed, rounded = lm.PackedLM(words, arrays), lm.NGramLM(model), lm.NGramLM(rounded_to_float16(model))
+    assert packed.vocab == parsed.vocab
+    found_orders, chains = Counter(), 0
+    for walk in query_walks(model, 400):
+        a, b = parsed.begin_state(), packed.begin_state()
+        for word in (*walk, "</s>"):
+            history = (*a, word if word in parsed.vocab else "<unk>")
+            found = max(k for k in range(1, len(history) + 1) if history[-k:] in model.ngrams[k - 1])
+            found_orders[found] += 1
+            chains += found < len(history)
+            (pa, a), (pb, b), (pr, _) = parsed.score(a, word), packed.score(b, word), rounded.score(a, word)
+            assert pb == pr and pb == pytest.approx(pa, abs=2e-3), (a, word)
+            assert packed_state_words(words, arrays, b) == a
+    assert set(found_orders) == set(range(1, order + 1)) and (chains > 100 or order == 1)
+
+
+def test_packed_tables_hold_float16_and_nothing_the_top_order_never_reads():
+    """Backoffs and suffix states only below the top order (only those rows can be contexts), and suffix states
+    only from order 3 (a unigram's is the empty history, a bigram's the unigram of its last word)."""
+    model = lm.estimate(MARKOV, order=4, prune=(0, 0, 1))
+    _, arrays = lm.PackedLM.pack(model)
+    per_row = {f"{name}_{n}" for n in range(1, 5) for name in ("prob", "state_order", "state_row")}
+    by_context = {f"{name}_{n}" for n in (2, 3, 4) for name in ("words", "start")}
+    below_top = {"backoff_1", "backoff_2", "backoff_3", "suffix_order_3", "suffix_row_3"}
+    assert set(arrays) == {"order"} | per_row | by_context | below_top
+    for n, count in enumerate(model.counts, 1):
+        assert arrays[f"prob_{n}"].dtype == np.float16 and len(arrays[f"prob_{n}"]) == count
+        if n > 1:
+            assert arrays[f"words_{n}"].dtype == np.uint32 and len(arrays[f"words_{n}"]) == count
+            assert len(arrays[f"start_{n}"]) == model.counts[n - 2] + 1 and arrays[f"start_{n}"][-1] == count
+    assert sum(a.nbytes for a in arrays.values()) < 18 * sum(model.counts)  # bytes per n-gram
+
+
+def test_packing_refuses_log10_values_beyond_float16():
+    model = lm.estimate(TINY, order=2)
+    model.ngrams[1][("a", "b")] = (-1e6, 0.0)
+    with pytest.raises(ValueError, match="float16"):
+        lm.PackedLM.pack(model)
 
 
 # --- asr lm ------------------------------------------------------------------------------------------------------
