@@ -463,7 +463,7 @@ def cmd_lm(args) -> int:
         lm.prune_thresholds(args.prune or (), args.order)
     except ValueError as e:
         raise UsageError(f"--prune: {e}") from None
-    for path in args.text:
+    for path in args.text + ([args.vocab] if args.vocab else []):
         if not Path(path).is_file():
             raise UsageError(f"{path}: {'not a file' if Path(path).exists() else 'no such file'}")
 
@@ -472,7 +472,12 @@ def cmd_lm(args) -> int:
             with open(path, encoding="utf-8") as f:
                 yield from tqdm(f, desc=Path(path).name, unit=" lines", disable=None, leave=False)
     try:
-        model = lm.estimate(lm.sentences_from_lines(lines(), normalize), order=args.order, prune=args.prune or ())
+        vocabulary = None
+        if args.vocab:  # one word a line, normalised as the text is; a line that is not one word is skipped
+            with open(args.vocab, encoding="utf-8") as f:
+                vocabulary = [w[0] for w in lm.sentences_from_lines(f, normalize) if len(w) == 1]
+        model = lm.estimate(lm.sentences_from_lines(lines(), normalize), order=args.order, prune=args.prune or (),
+                            vocabulary=vocabulary)
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         lm.write_arpa(model, args.out)
     except (ValueError, OSError) as e:  # not UTF-8 (UnicodeDecodeError is a ValueError), no text, unwritable
@@ -666,6 +671,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--prune", type=int, nargs="+", metavar="COUNT",
                    help="per order, drop n-grams seen at most COUNT times; the last value repeats for higher "
                         "orders (as lmplz: 0 0 1 drops 3-grams and longer seen once)")
+    p.add_argument("--vocab", metavar="WORDS_FILE",
+                   help="one word a line: the model's vocabulary instead of the text's (other words of the text "
+                        "count as <unk>; words the text lacks get the uniform share the unigrams are interpolated "
+                        "with)")
     p.add_argument("--out", required=True, help="ARPA file to write (.arpa, or .arpa.gz for gzip)")
     p.set_defaults(func=cmd_lm)
 

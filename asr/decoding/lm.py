@@ -15,6 +15,7 @@ All probabilities and backoff weights are log10, as in ARPA files. An n-gram is 
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import gzip
 import io
@@ -121,7 +122,8 @@ def prune_thresholds(prune: Sequence[int], order: int) -> list[int]:
 
 
 def estimate(sentences: Iterable[Sequence[str]], order: int = 3, prune: Sequence[int] = (),
-             discount_fallback: tuple[float, float, float] | None = FALLBACK_DISCOUNTS) -> ArpaModel:
+             discount_fallback: tuple[float, float, float] | None = FALLBACK_DISCOUNTS,
+             vocabulary: Iterable[str] | None = None) -> ArpaModel:
     """An interpolated modified Kneser-Ney model of `sentences` (lists of words, without <s> and </s>).
 
     prune: lmplz-style thresholds per order, e.g. (0, 0, 1) drops n-grams of order 3 and above seen once; an
@@ -129,14 +131,24 @@ def estimate(sentences: Iterable[Sequence[str]], order: int = 3, prune: Sequence
     order, which keeps the prefix and suffix of every kept n-gram.
     discount_fallback: (D1, D2, D3+) for an order whose counts of counts give no discounts (tiny or artificial
     text); None raises ValueError instead.
+    vocabulary: a closed vocabulary (such as LibriSpeech's 200k words) instead of the text's words: a word of the
+    text outside it is counted as <unk>, and one of it the text lacks joins the uniform distribution the unigrams
+    are interpolated with (a continuation count of 0, as an unseen <unk> has), so it gets that share and no more.
     """
     if order < 1:
         raise ValueError(f"order must be at least 1, got {order}")
     thresholds = prune_thresholds(prune, order)
+    if vocabulary is not None:
+        vocabulary = frozenset(vocabulary)
+        if BOS in vocabulary or EOS in vocabulary:
+            raise ValueError(f"{BOS} and {EOS} cannot be vocabulary words: they are added around each sentence")
+        sentences = ([w if w in vocabulary else UNK for w in words] for words in sentences)
     raw = count_ngrams(sentences, order)
     if not raw[0]:
         raise ValueError("no sentences to estimate a language model from")
     adjusted = adjusted_counts(raw)
+    for word in sorted(vocabulary or ()):
+        adjusted[0].setdefault((word,), 0)
     model_discounts = []
     for table in adjusted:
         t = Counter(table.values())
@@ -381,16 +393,25 @@ def sentences_from_lines(lines: Iterable[str], normalize=None) -> Iterator[list[
 
 # --- packed tables ---------------------------------------------------------------------------------------------
 
-class PackedLM:
-    """NGramLM's queries over sorted arrays instead of Python dictionaries: built once from an ARPA model
-    (`pack`), stored as arrays (asr.decoding.tables memory-maps them), and loaded in milliseconds.
+WORD_DTYPE = np.uint32  # a word id in `words_n`
+LOG10_DTYPE = np.float16  # a stored log10 probability or backoff: rounded by at most 2^-11 of its magnitude
 
-    Words are numbered in the order of `words` (the unigrams, sorted); unigram row = word id. An n-gram of order
-    n >= 2 is keyed by `context row * V + word id`, its context being its first n - 1 words as a row of order
-    n - 1, and each order's keys are sorted. A state is (order, row): the longest suffix of the history that is a
-    context of the model, as NGramLM's tuple states are; (0, 0) is the empty history. Per row: log10 probability,
-    log10 backoff, the row's own state after it (`state_order`, `state_row`) and, for the backoff chain, the state
-    of its suffix without its first word (`suffix_order`, `suffix_row`). Scores equal NGramLM's.
+
+class PackedLM:
+    """NGramLM's queries over arrays instead of Python dictionaries: built once from an ARPA model (`pack`),
+    stored as arrays (asr.decoding.tables memory-maps them), and loaded in milliseconds.
+
+    Words are numbered in the order of `words` (the unigrams, sorted); unigram row = word id. The n-grams of an
+    order n >= 2 are rows sorted by (context row, last word id), their context being their first n - 1 words as a
+    row of order n - 1: `words_n` holds each row's last word, and the rows of context row r are
+    `start_n[r]:start_n[r + 1]`, so a lookup is a binary search of the word in that slice. A state is (order, row):
+    the longest suffix of the history that is a context of the model, as NGramLM's tuple states are; (0, 0) is the
+    empty history. Per row: log10 probability (`prob_n`) and the row's own state after it (`state_order_n`,
+    `state_row_n`); the rows of the orders below the top, the only ones that can be contexts, also have a log10
+    backoff (`backoff_n`) and, for the backoff chain, the state of their longest suffix in the model without their
+    first word: (0, 0) for a unigram, the unigram of its last word for a bigram, stored (`suffix_order_n`,
+    `suffix_row_n`) from order 3. Probabilities and backoffs are float16, so a score equals NGramLM's up to that
+    rounding of each term it sums (at most 2^-11 of the term's magnitude).
     """
 
     def __init__(self, words: list[str], arrays: dict[str, np.ndarray]):
@@ -400,18 +421,34 @@ class PackedLM:
         self._id = {w: i for i, w in enumerate(words)}
         self.vocab = frozenset(words)
         self.unk = UNK if UNK in self._id else None
-        get = arrays.__getitem__
-        self._keys = [None] + [None] + [get(f"keys_{n}") for n in range(2, self.order + 1)]
-        self._prob = [None] + [get(f"prob_{n}") for n in range(1, self.order + 1)]
-        self._backoff = [None] + [get(f"backoff_{n}") for n in range(1, self.order + 1)]
-        self._state = [None] + [(get(f"state_order_{n}"), get(f"state_row_{n}")) for n in range(1, self.order + 1)]
-        self._suffix = [None] + [(get(f"suffix_order_{n}"), get(f"suffix_row_{n}")) for n in range(1, self.order + 1)]
+        top = self.order
+        self._prob = _by_order(arrays, "prob", 1, top, view=False)  # float16, read with .item(): no memoryview
+        self._backoff = _by_order(arrays, "backoff", 1, top - 1, view=False)
+        self._state_order = _by_order(arrays, "state_order", 1, top)
+        self._state_row = _by_order(arrays, "state_row", 1, top)
+        self._words, self._start = _by_order(arrays, "words", 2, top), _by_order(arrays, "start", 2, top)
+        self._suffix_order = _by_order(arrays, "suffix_order", 3, top - 1)
+        self._suffix_row = _by_order(arrays, "suffix_row", 3, top - 1)
         bos = self._id.get(BOS)
         self._begin = self._state_of(1, bos) if bos is not None else (0, 0)
 
     def _state_of(self, n: int, row: int) -> State:
-        orders, rows = self._state[n]
-        return int(orders[row]), int(rows[row])
+        return self._state_order[n][row], self._state_row[n][row]
+
+    def _suffix_of(self, n: int, row: int) -> tuple[int, int]:
+        """The state the backoff chain goes on to from context row `row` of order n."""
+        if n == 1:
+            return 0, 0
+        if n == 2:
+            return 1, self._words[2][row]
+        return self._suffix_order[n][row], self._suffix_row[n][row]
+
+    def _find(self, n: int, context: int, wid: int) -> int:
+        """The row of order n whose context is row `context` of order n - 1 and whose last word is `wid`, or -1."""
+        start, words = self._start[n], self._words[n]
+        lo, hi = start[context], start[context + 1]
+        i = bisect.bisect_left(words, wid, lo, hi)
+        return i if i < hi and words[i] == wid else -1
 
     def begin_state(self):
         """The state at the start of a sentence (after <s>)."""
@@ -427,15 +464,12 @@ class PackedLM:
         n, row = state
         backoff = 0.0
         while n > 0:
-            keys = self._keys[n + 1]
-            key = row * self.size + wid
-            i = int(keys.searchsorted(key))
-            if i < len(keys) and keys[i] == key:
-                return float(self._prob[n + 1][i]) + backoff, self._state_of(n + 1, i)
-            backoff += float(self._backoff[n][row])
-            orders, rows = self._suffix[n]
-            n, row = int(orders[row]), int(rows[row])
-        return float(self._prob[1][wid]) + backoff, self._state_of(1, wid)
+            i = self._find(n + 1, row, wid)
+            if i >= 0:
+                return self._prob[n + 1].item(i) + backoff, self._state_of(n + 1, i)
+            backoff += self._backoff[n].item(row)
+            n, row = self._suffix_of(n, row)
+        return self._prob[1].item(wid) + backoff, self._state_of(1, wid)
 
     def end_score(self, state) -> float:
         return self.score(state, EOS)[0]
@@ -443,23 +477,16 @@ class PackedLM:
     @staticmethod
     def pack(model: ArpaModel) -> tuple[list[str], dict[str, np.ndarray]]:
         """(words, arrays) of an ARPA model, for PackedLM(words, arrays). ValueError for a model whose n-grams
-        lack their context (an n-gram whose first n - 1 words are not an n-gram of the order below)."""
+        lack their context (an n-gram whose first n - 1 words are not an n-gram of the order below) or whose
+        log10 values are beyond float16's range."""
         order = model.order
         words = sorted(g[0] for g in model.ngrams[0])
         ids = {w: i for i, w in enumerate(words)}
-        size = len(words)
         rows: list[dict[NGram, int]] = [{(w,): i for i, w in enumerate(words)}]
         arrays: dict[str, np.ndarray] = {"order": np.array(order, np.int32)}
         for n in range(2, order + 1):
-            keyed = []
-            for g in model.ngrams[n - 1]:
-                context = rows[n - 2].get(g[:-1])
-                if context is None:
-                    raise ValueError(f"the {n}-gram {' '.join(g)!r} has no context {' '.join(g[:-1])!r} in the model")
-                keyed.append((context * size + ids[g[-1]], g))
-            keyed.sort()
-            arrays[f"keys_{n}"] = np.array([k for k, _ in keyed], np.int64)
-            rows.append({g: i for i, (_, g) in enumerate(keyed)})
+            order_rows, arrays[f"words_{n}"], arrays[f"start_{n}"] = _by_context(model.ngrams[n - 1], rows[-1], ids)
+            rows.append(order_rows)
         contexts = {g for table in model.ngrams[:-1] for g, (_, backoff) in table.items() if backoff != 0.0}
         contexts |= {g[:-1] for table in model.ngrams[1:] for g in table}
 
@@ -478,13 +505,53 @@ class PackedLM:
             return (len(suffix), rows[len(suffix) - 1][suffix]) if suffix else (0, 0)
 
         for n in range(1, order + 1):
-            table, by_row = model.ngrams[n - 1], sorted(rows[n - 1].items(), key=lambda item: item[1])
-            grams = [g for g, _ in by_row]
-            arrays[f"prob_{n}"] = np.array([table[g][0] for g in grams], np.float64)
-            arrays[f"backoff_{n}"] = np.array([table[g][1] for g in grams], np.float64)
-            states, suffixes = [state_of(g) for g in grams], [present_suffix(g) for g in grams]
-            arrays[f"state_order_{n}"] = np.array([o for o, _ in states], np.int8)
-            arrays[f"state_row_{n}"] = np.array([r for _, r in states], np.int32)
-            arrays[f"suffix_order_{n}"] = np.array([o for o, _ in suffixes], np.int8)
-            arrays[f"suffix_row_{n}"] = np.array([r for _, r in suffixes], np.int32)
+            table = model.ngrams[n - 1]
+            grams = list(rows[n - 1])  # in row order: each dictionary was built so
+            arrays[f"prob_{n}"] = _log10_array([table[g][0] for g in grams])
+            _put_states(arrays, "state", n, [state_of(g) for g in grams])
+            if n < order:
+                arrays[f"backoff_{n}"] = _log10_array([table[g][1] for g in grams])
+            if 3 <= n < order:
+                _put_states(arrays, "suffix", n, [present_suffix(g) for g in grams])
         return words, arrays
+
+
+def _by_order(arrays: dict[str, np.ndarray], name: str, first: int, last: int, view: bool = True) -> list:
+    """[None] * first + arrays `name_n` for n = first..last (memoryviews with `view`: indexing one gives a Python
+    number, faster than a NumPy scalar)."""
+    found = [np.ascontiguousarray(arrays[f"{name}_{n}"]) for n in range(first, last + 1)]
+    return [None] * first + [memoryview(a) if view else a for a in found]
+
+
+def _by_context(table: dict[NGram, tuple[float, float]], context_rows: dict[NGram, int], ids: dict[str, int],
+                ) -> tuple[dict[NGram, int], np.ndarray, np.ndarray]:
+    """The n-grams of one order n >= 2 as rows sorted by (context row, last word id): {n-gram: row}, each row's
+    last word id, and the first row of each context row of order n - 1 followed by the number of rows."""
+    keyed = []
+    for g in table:
+        context = context_rows.get(g[:-1])
+        if context is None:
+            raise ValueError(f"the {len(g)}-gram {' '.join(g)!r} has no context {' '.join(g[:-1])!r} in the model")
+        keyed.append((context, ids[g[-1]], g))
+    keyed.sort()
+    contexts = np.array([c for c, _, _ in keyed], np.int64)
+    start = np.zeros(len(context_rows) + 1, np.int64)
+    start[1:] = np.cumsum(np.bincount(contexts, minlength=len(context_rows)))
+    offsets = np.int32 if len(keyed) < 2 ** 31 else np.int64
+    return ({g: i for i, (_, _, g) in enumerate(keyed)}, np.array([w for _, w, _ in keyed], WORD_DTYPE),
+            start.astype(offsets))
+
+
+def _log10_array(values: list[float]) -> np.ndarray:
+    """log10 values as LOG10_DTYPE; ValueError for one beyond its range (or not a number)."""
+    limit = float(np.finfo(LOG10_DTYPE).max)
+    bad = [v for v in values if not -limit <= v <= limit]
+    if bad:
+        raise ValueError(f"log10 value {bad[0]} beyond float16's range (+-{limit:g})")
+    return np.array(values, LOG10_DTYPE)
+
+
+def _put_states(arrays: dict[str, np.ndarray], name: str, n: int, states: list[tuple[int, int]]) -> None:
+    """Store (order, row) pairs as `name_order_n` (int8) and `name_row_n` (int32)."""
+    arrays[f"{name}_order_{n}"] = np.array([o for o, _ in states], np.int8)
+    arrays[f"{name}_row_{n}"] = np.array([r for _, r in states], np.int32)

@@ -29,7 +29,7 @@ import numpy as np
 
 TABLES_DIR = "tables"
 MANIFEST = "manifest.json"
-VERSION = 1
+VERSION = 2  # the format of the tables: a manifest of another version is ignored
 PRONUNCIATIONS = "pronunciations"
 
 

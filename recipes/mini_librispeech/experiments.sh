@@ -36,6 +36,7 @@
 #   bash recipes/mini_librispeech/experiments.sh prepare english_priors  # the same for the character model `english`
 #   bash recipes/mini_librispeech/experiments.sh prepare homophones  # without an LM, the likeliest of each set of homophones
 #   bash recipes/mini_librispeech/experiments.sh prepare no_lm_beam  # without an LM: beam search, and over dictionary words
+#   bash recipes/mini_librispeech/experiments.sh prepare lm_books  # the books LM with a LibriSpeech vocabulary (issue 29)
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech), SO762 (default
 # ../shared/data/speechocean762),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -429,6 +430,32 @@ if stage no_lm_beam; then
     asr evaluate "$EXP/data/$data.jsonl" --model asr/models/english-phones --no-lm --beam 16 \
       --out "$EXP/no_lm_beam/eval-$data-dictionary-beam16"
   done
+fi
+
+if stage lm_books; then
+  # issue 29: a 3-gram from the public-domain books (../shared/data/books), train-clean-5 less valid and LJ Speech,
+  # over LibriSpeech's 200k-word list (openslr 11, CC BY 4.0) kept to the words the text holds or CMUdict spells; the
+  # dictionary's missing words pronounced by g2p_en (pip install g2p_en; this stage only); mixed with pocketsphinx's
+  # (weight by valid perplexity), decoding tuned on valid, dev scored. Not shipped yet
+  B=$EXP/lm_books E=$EXP/english_phones_books
+  python recipes/mini_librispeech/lm_text.py "$(dirname "$DATA")" "$EXP/lm" && mkdir -p "$B"
+  python recipes/mini_librispeech/lm_vocab.py recipes/mini_librispeech/librispeech-vocab.txt.gz \
+    asr/models/english-phones/pronunciations.txt.gz "$EXP"/lm/{librispeech,ljspeech,books}.txt --out "$B/vocab.txt"
+  asr lm "$EXP"/lm/{librispeech,ljspeech,books}.txt --order 3 --prune 0 0 1 --vocab "$B/vocab.txt" \
+    --out "$B/3gram-prune001.arpa.gz"
+  rm -rf "$E" && cp -r asr/models/english-phones "$E" && rm -rf "$E/tables"
+  cp "$B/3gram-prune001.arpa.gz" "$E/lm.arpa.gz"
+  python recipes/mini_librispeech/g2p_lexicon.py asr/models/english-phones/pronunciations.txt.gz "$E/lm.arpa.gz" \
+    --out "$E/pronunciations.txt.gz"
+  python recipes/mini_librispeech/mix_lm.py "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$E/lm.json" \
+    --weights 0.5 0.65 0.8
+  python recipes/mini_librispeech/tune_decoding.py "$E" "$E/lm.json" "$EXP/data/valid.jsonl" --out "$B/tune_mix" \
+    --lm-words-only --beam 64 --weights 0.8 1.0 --bonuses 1 2 --prior-scales 0.8
+  python -c "import json, sys; d = json.load(open(sys.argv[1])); d.update({k: json.load(open(sys.argv[2]))[k] \
+for k in ('lm_weight', 'word_bonus')}); open(sys.argv[1], 'w').write(json.dumps(d, indent=2) + '\n')" \
+    "$E/decoding.json" "$B/tune_mix/decoding.json"
+  asr pack "$E"
+  asr evaluate "$EXP/data/dev.jsonl" --model "$E" --out "$B/eval-dev-mix"
 fi
 
 if stage evaluate; then

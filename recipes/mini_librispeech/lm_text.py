@@ -3,6 +3,10 @@
 OUT_DIR/librispeech.txt  train-clean-5 transcripts, less the validation speakers (prepare.VALID_SPEAKERS)
 OUT_DIR/ljspeech.txt     LJ Speech 1.1, its normalised column (numbers and abbreviations already spelled out;
                          a sentence that still holds a digit would be dropped, and counted)
+OUT_DIR/books.txt        the public-domain books of DATA_DIR/books (its README lists them; already filtered against
+                         evaluation sentences), one sentence a line: each paragraph cut after . ! or ?, and a
+                         sentence that holds a digit (footnote marks aside) dropped (LibriSpeech transcripts spell
+                         numbers out), and counted
 OUT_DIR/valid.txt        the validation speakers' transcripts: held-out text for perplexity and tuning
 
 dev-clean-2 is never read: it is for evaluation only.
@@ -13,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import re
 from pathlib import Path
 
 from prepare import VALID_SPEAKERS
@@ -46,6 +51,27 @@ def ljspeech(metadata: Path) -> tuple[list[str], int]:
     return sentences, dropped
 
 
+SENTENCE_END = re.compile(r"(?<=[.!?])[\"')\]]*\s+")  # after . ! ? and any closing quotes or brackets
+FOOTNOTE_MARK = re.compile(r"\[[\d:]+\]")  # "[394]", "[112:1]": removed before the digit check
+
+
+def books(folder: Path) -> tuple[list[str], int]:
+    """Normalised sentences of every *.txt of `folder` (one paragraph a line), and how many were dropped for
+    digits."""
+    files = sorted(folder.glob("*.txt"))
+    if not files:
+        raise SystemExit(f"{folder}: no *.txt found")
+    sentences, dropped = [], 0
+    for path in files:
+        for paragraph in path.read_text(encoding="utf-8").splitlines():
+            for sentence in SENTENCE_END.split(FOOTNOTE_MARK.sub("", paragraph)):
+                if any(c.isdigit() for c in sentence):
+                    dropped += 1
+                elif normalize(sentence):
+                    sentences.append(normalize(sentence))
+    return sentences, dropped
+
+
 def write(path: Path, sentences: list[str]) -> None:
     path.write_text("".join(s + "\n" for s in sentences), encoding="utf-8")
     print(f"{path}: {len(sentences)} sentences, {sum(len(s.split()) for s in sentences)} words")
@@ -64,6 +90,9 @@ def main() -> None:
     lj, dropped = ljspeech(args.data_dir / "ljspeech" / "metadata.csv")
     write(args.out_dir / "ljspeech.txt", lj)
     print(f"ljspeech: {dropped} sentences dropped for digits")
+    text, dropped = books(args.data_dir / "books")
+    write(args.out_dir / "books.txt", text)
+    print(f"books: {dropped} sentences dropped for digits")
 
 
 if __name__ == "__main__":

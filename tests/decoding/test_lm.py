@@ -4,9 +4,11 @@ import math
 import random
 import subprocess
 import sys
+from collections import Counter
 from fractions import Fraction
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from asr.cli import main
@@ -172,6 +174,20 @@ def test_every_context_sums_to_one_after_an_arpa_file(tmp_path):
     assert_sums_to_one(lm.NGramLM(back), back, 1e-5)  # 7 significant digits in the file
 
 
+def test_a_closed_vocabulary():
+    """Text words outside it count as <unk>; its words the text lacks get the uniform share of the unigrams."""
+    vocabulary = {f"w{i}" for i in range(100)} | {"zzz", "yyy"}
+    model = lm.estimate(MARKOV, order=3, prune=(0, 0, 1), vocabulary=vocabulary)
+    unked = [[w if w in vocabulary else "<unk>" for w in words] for words in MARKOV]
+    assert model.counts[1:] == lm.estimate(unked, order=3, prune=(0, 0, 1)).counts[1:]
+    q = lm.NGramLM(model)
+    assert q.vocab == vocabulary | {"<s>", "</s>", "<unk>"}
+    assert model.ngrams[0][("zzz",)] == model.ngrams[0][("yyy",)] < model.ngrams[0][("<unk>",)]
+    assert_sums_to_one(q, model, 1e-12)
+    with pytest.raises(ValueError, match="</s>"):
+        lm.estimate(MARKOV, order=2, vocabulary=["</s>"])
+
+
 # --- the same numbers as KenLM's lmplz ---------------------------------------------------------------------------
 # Recorded from lmplz (KenLM 0.3.0, built from its PyPI sdist) on markov_corpus() written one sentence per line:
 #   lmplz -o 3 < corpus.txt;   lmplz -o 3 --prune 0 0 1 < corpus.txt;
@@ -311,6 +327,86 @@ def test_perplexity_of_a_unigram_model():
     assert (result.oovs, result.oov_rate) == (1, 0.5)
 
 
+# --- packed tables ---------------------------------------------------------------------------------------------
+
+def rounded_to_float16(model: lm.ArpaModel) -> lm.ArpaModel:
+    """The model with every log10 probability and backoff rounded as PackedLM stores them."""
+    def r(x):
+        return float(np.float16(x))
+    return lm.ArpaModel([{g: (r(prob), r(bo)) for g, (prob, bo) in table.items()} for table in model.ngrams])
+
+
+def packed_state_words(words: list[str], arrays: dict, state: tuple[int, int]) -> tuple[str, ...]:
+    """The words of a PackedLM state (order, row), read back from the arrays: the row's last word, then its
+    context row's, down to a unigram."""
+    n, row = state
+    out = []
+    while n > 1:
+        out.insert(0, words[int(arrays[f"words_{n}"][row])])
+        row = int(np.searchsorted(arrays[f"start_{n}"], row, side="right")) - 1
+        n -= 1
+    return (words[row], *out) if n == 1 else tuple(out)
+
+
+def query_walks(model: lm.ArpaModel, count: int, seed: int = 0) -> list[list[str]]:
+    """Word sequences to query: stretches of the corpus (hits up to the top order) with about a third of the words
+    replaced by random words of the vocabulary or an unknown one (backoff chains of every length)."""
+    rng = random.Random(seed)
+    vocab = sorted(g[0] for g in model.ngrams[0] if g[0] != "<s>") + ["zebra"]
+    walks = []
+    for _ in range(count):
+        sentence = MARKOV[int(rng.random() * len(MARKOV))]
+        walks.append([w if rng.random() < 0.65 else vocab[int(rng.random() * len(vocab))] for w in sentence[:10]])
+    return walks
+
+
+@pytest.mark.parametrize("order, prune", [(1, ()), (2, ()), (2, (0, 1)), (3, ()), (3, (0, 0, 1)), (4, ()),
+                                          (4, (0, 0, 1))])
+def test_a_packed_lm_scores_as_ngram_lm_up_to_float16_rounding(order, prune):
+    """Each score is exactly NGramLM's over the model rounded to float16 (the same terms summed in the same order),
+    within 2e-3 of the unrounded model's; each state is NGramLM's; the queries reach every order and back off."""
+    model = lm.estimate(MARKOV, order=order, prune=prune)
+    words, arrays = lm.PackedLM.pack(model)
+    packed, parsed, rounded = lm.PackedLM(words, arrays), lm.NGramLM(model), lm.NGramLM(rounded_to_float16(model))
+    assert packed.vocab == parsed.vocab
+    found_orders, chains = Counter(), 0
+    for walk in query_walks(model, 400):
+        a, b = parsed.begin_state(), packed.begin_state()
+        for word in (*walk, "</s>"):
+            history = (*a, word if word in parsed.vocab else "<unk>")
+            found = max(k for k in range(1, len(history) + 1) if history[-k:] in model.ngrams[k - 1])
+            found_orders[found] += 1
+            chains += found < len(history)
+            (pa, a), (pb, b), (pr, _) = parsed.score(a, word), packed.score(b, word), rounded.score(a, word)
+            assert pb == pr and pb == pytest.approx(pa, abs=2e-3), (a, word)
+            assert packed_state_words(words, arrays, b) == a
+    assert set(found_orders) == set(range(1, order + 1)) and (chains > 100 or order == 1)
+
+
+def test_packed_tables_hold_float16_and_nothing_the_top_order_never_reads():
+    """Backoffs and suffix states only below the top order (only those rows can be contexts), and suffix states
+    only from order 3 (a unigram's is the empty history, a bigram's the unigram of its last word)."""
+    model = lm.estimate(MARKOV, order=4, prune=(0, 0, 1))
+    _, arrays = lm.PackedLM.pack(model)
+    per_row = {f"{name}_{n}" for n in range(1, 5) for name in ("prob", "state_order", "state_row")}
+    by_context = {f"{name}_{n}" for n in (2, 3, 4) for name in ("words", "start")}
+    below_top = {"backoff_1", "backoff_2", "backoff_3", "suffix_order_3", "suffix_row_3"}
+    assert set(arrays) == {"order"} | per_row | by_context | below_top
+    for n, count in enumerate(model.counts, 1):
+        assert arrays[f"prob_{n}"].dtype == np.float16 and len(arrays[f"prob_{n}"]) == count
+        if n > 1:
+            assert arrays[f"words_{n}"].dtype == np.uint32 and len(arrays[f"words_{n}"]) == count
+            assert len(arrays[f"start_{n}"]) == model.counts[n - 2] + 1 and arrays[f"start_{n}"][-1] == count
+    assert sum(a.nbytes for a in arrays.values()) < 18 * sum(model.counts)  # bytes per n-gram
+
+
+def test_packing_refuses_log10_values_beyond_float16():
+    model = lm.estimate(TINY, order=2)
+    model.ngrams[1][("a", "b")] = (-1e6, 0.0)
+    with pytest.raises(ValueError, match="float16"):
+        lm.PackedLM.pack(model)
+
+
 # --- asr lm ------------------------------------------------------------------------------------------------------
 
 def test_cli_estimates_from_normalised_text(tmp_path, capsys):
@@ -325,6 +421,11 @@ def test_cli_estimates_from_normalised_text(tmp_path, capsys):
     pruned = tmp_path / "pruned.arpa"
     assert main(["lm", str(tmp_path / "one.txt"), "--order", "2", "--prune", "0", "1", "--out", str(pruned)]) == 0
     assert lm.read_arpa(pruned).counts == [5, 3]  # <s> a b </s> <unk>; "a b" twice: <s> a, a b, b </s> kept
+    (tmp_path / "vocab.txt").write_text("A\nC\nd'S\nnot one word\n")
+    with_vocab = tmp_path / "vocab.arpa"
+    assert main(["lm", str(tmp_path / "one.txt"), "--vocab", str(tmp_path / "vocab.txt"), "--out",
+                 str(with_vocab)]) == 0
+    assert {g[0] for g in lm.read_arpa(with_vocab).ngrams[0]} == {"<s>", "</s>", "<unk>", "a", "c", "d's"}  # b: <unk>
 
 
 def test_cli_errors(tmp_path):
@@ -340,7 +441,7 @@ def test_cli_errors(tmp_path):
 
 def test_recipe_lm_text(tmp_path):
     """recipes/mini_librispeech/lm_text.py on a tiny fake data folder: validation speakers held out, dev-clean-2
-    never read, LJ Speech's normalised column used and sentences with digits dropped."""
+    never read, LJ Speech's normalised column used, books cut into sentences, and sentences with digits dropped."""
     data = tmp_path / "data"
     for split, speaker, text in [("train-clean-5", "19", "HELLO THERE"), ("train-clean-5", "1737", "HELD OUT"),
                                  ("train-clean-5", "7312", "ALSO HELD"), ("dev-clean-2", "84", "NEVER READ")]:
@@ -349,6 +450,9 @@ def test_recipe_lm_text(tmp_path):
         (chapter / f"{speaker}-1.trans.txt").write_text(f"{speaker}-1-0000 {text}\n")
     (data / "ljspeech").mkdir()
     (data / "ljspeech" / "metadata.csv").write_text("LJ1|Mr. Smith, 1st|Mister Smith, first\nLJ2|x|it's 12\n")
+    (data / "books").mkdir()
+    (data / "books" / "01-a-book.txt").write_text('"Call me Ishmael." Some years ago[12]--never mind how long!\n'
+                                                  "In 1851 it was printed. Was it?\n")
     out = tmp_path / "lm"
     script = Path(__file__).resolve().parents[2] / "recipes" / "mini_librispeech" / "lm_text.py"
     run = subprocess.run([sys.executable, str(script), str(data), str(out)], check=False, capture_output=True,
@@ -357,4 +461,6 @@ def test_recipe_lm_text(tmp_path):
     assert (out / "librispeech.txt").read_text() == "hello there\n"
     assert (out / "valid.txt").read_text() == "held out\nalso held\n"
     assert (out / "ljspeech.txt").read_text() == "mister smith first\n"
-    assert "1 sentences dropped for digits" in run.stdout
+    assert "ljspeech: 1 sentences dropped for digits" in run.stdout
+    assert (out / "books.txt").read_text() == "call me ishmael\nsome years ago never mind how long\nwas it\n"
+    assert "books: 1 sentences dropped for digits" in run.stdout

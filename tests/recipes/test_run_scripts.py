@@ -4,7 +4,6 @@ import re
 import subprocess
 
 import pytest
-
 from conftest import REPO_ROOT
 
 SCRIPTS = sorted(REPO_ROOT.glob("recipes/*/run.sh")) + sorted(REPO_ROOT.glob("recipes/*/experiments.sh"))
@@ -16,7 +15,7 @@ def test_the_script_is_valid_bash_and_names_only_files_that_exist(script):
     text = script.read_text()
     recipe = script.parent.relative_to(REPO_ROOT).as_posix()
     text = text.replace("$R/", f"{recipe}/")
-    named = set(re.findall(r"\b(recipes/[\w/.-]+\.(?:py|toml|sh|txt))\b", text))
+    named = set(re.findall(r"\b(recipes/[\w/.-]+\.(?:py|toml|sh|txt\.gz|txt))\b", text))
     assert named, script
     missing = sorted(n for n in named if not (REPO_ROOT / n).exists())
     assert not missing, f"{script.name} names files that do not exist: {missing}"
