@@ -36,7 +36,7 @@
 #   bash recipes/mini_librispeech/experiments.sh prepare english_priors  # the same for the character model `english`
 #   bash recipes/mini_librispeech/experiments.sh prepare homophones  # without an LM, the likeliest of each set of homophones
 #   bash recipes/mini_librispeech/experiments.sh prepare no_lm_beam  # without an LM: beam search, and over dictionary words
-#   bash recipes/mini_librispeech/experiments.sh prepare lm_books  # the books LM with a LibriSpeech vocabulary (issue 29)
+#   bash recipes/mini_librispeech/experiments.sh prepare lm_books  # the books LM with its bigrams seen once kept
 # Environment: DATA (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech), SO762 (default
 # ../shared/data/speechocean762),
 # MAX_MINUTES (stop training after this long, with a checkpoint; run again to continue),
@@ -436,7 +436,8 @@ if stage lm_books; then
   # issue 29: a 3-gram from the public-domain books (../shared/data/books), train-clean-5 less valid and LJ Speech,
   # over LibriSpeech's 200k-word list (openslr 11, CC BY 4.0) kept to the words the text holds or CMUdict spells; the
   # dictionary's missing words pronounced by g2p_en (pip install g2p_en; this stage only); mixed with pocketsphinx's
-  # (weight by valid perplexity), decoding tuned on valid, dev scored. Not shipped yet
+  # (weight by valid perplexity), decoding tuned on valid, dev scored. Bigrams kept: the variant that does not ship
+  # (run.sh lm and english_phones build the shipped one, bigrams seen once pruned)
   B=$EXP/lm_books E=$EXP/english_phones_books
   python recipes/mini_librispeech/lm_text.py "$(dirname "$DATA")" "$EXP/lm" && mkdir -p "$B"
   python recipes/mini_librispeech/lm_vocab.py recipes/mini_librispeech/librispeech-vocab.txt.gz \

@@ -14,15 +14,19 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from asr.decoding.lm import PackedLM
 from asr.decoding.mixlm import MixedLM, load_lm
 from asr.decoding.phones import PRONUNCIATIONS_FILE, PhoneVocabulary
 from asr.recognizer import LM_FILE, LM_MIX_FILE
 
 
 def unigram_log10(lm):
-    """log10 P(word) with no history, from an asr.decoding.lm.NGramLM, asr.decoding.mixlm.SphinxLM or MixedLM; words outside the
-    LM's vocabulary score lowest (not as <unk>, which would rank them among the known)."""
-    empty = tuple(() for _ in lm.parts) if isinstance(lm, MixedLM) else ()
+    """log10 P(word) with no history, from an asr.decoding.lm.NGramLM or PackedLM, asr.decoding.mixlm.SphinxLM or
+    MixedLM; words outside the LM's vocabulary score lowest (not as <unk>, which would rank them among the known)."""
+    def no_history(part):
+        return (0, 0) if isinstance(part, PackedLM) else ()  # a packed LM's states are (order, row)
+
+    empty = tuple(no_history(part) for part, _ in lm.parts) if isinstance(lm, MixedLM) else no_history(lm)
     return lambda word: lm.score(empty, word)[0] if word in lm.vocab else float("-inf")
 
 

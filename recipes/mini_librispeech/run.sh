@@ -5,12 +5,14 @@
 #   bash recipes/mini_librispeech/run.sh prepare lm english       # only these (stages run in this file's order)
 #
 #   prepare         manifests: train (train-clean-5 less speakers 1737 and 7312), valid (those two), dev (dev-clean-2)
-#   lm              LM text (never dev-clean-2) and the word 3-gram LM every English model decodes with
+#   lm              LM text (never dev-clean-2): the word 3-gram of the character models, and the books 3-gram of the
+#                   default model over LibriSpeech's word list (lm_vocab.py)
 #   english         the character model: three training runs, token priors, decoding tuned on valid -> $EXP/english
 #   english_stream  the streaming model: one training run, priors, decoding tuned on valid -> $EXP/english_stream
 #   english_phones  the default model: the two phone networks trained on a GPU (gpu/README.md; GPU_OUT holds their
-#                   run folders G and C) as an ensemble, the LM mix, priors, decoding tuned on valid
-#                   -> $EXP/english_phones
+#                   run folders G and C) as an ensemble, the books LM mixed with pocketsphinx's, the dictionary's
+#                   missing words pronounced by g2p_en (pip install g2p_en), priors, decoding tuned on valid, the
+#                   input level of the training clips -> $EXP/english_phones
 #   augment         the default model's main network fine-tuned on corrupted speech (augment.toml: noise, babble,
 #                   rooms, telephone, gain), in the default model's place -> $EXP/english_phones_aug
 #   evaluate        dev-clean-2 WER of each model built -> $EXP/eval/NAME (dev-clean-2 is scored here only)
@@ -30,6 +32,7 @@ R=recipes/mini_librispeech
 STAGES=${*:-prepare lm english english_stream english_phones augment evaluate robustness package}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 LM=$EXP/lm/3gram-prune001.arpa.gz
+BOOKS_LM=$EXP/lm/books-3gram-prune011.arpa.gz
 
 # train CONFIG OUT [OPTIONS]: asr train on the training speakers, validated on the two held-out ones (resumes)
 train() {
@@ -54,6 +57,12 @@ if stage lm; then
   # train-clean-5 transcripts less the validation speakers, and LJ Speech's sentences (lm_text.py)
   python $R/lm_text.py "$(dirname "$DATA")" "$EXP/lm"
   asr lm "$EXP/lm/librispeech.txt" "$EXP/lm/ljspeech.txt" --order 3 --prune 0 0 1 --out "$LM"
+  # + the public-domain books (../shared/data/books), over LibriSpeech's 200k-word list (openslr 11, CC BY 4.0) kept
+  # to the words the text holds or CMUdict spells; bigrams and 3-grams seen once pruned
+  python $R/lm_vocab.py $R/librispeech-vocab.txt.gz asr/models/english-phones/pronunciations.txt.gz \
+    "$EXP"/lm/{librispeech,ljspeech,books}.txt --out "$EXP/lm/books-vocab.txt"
+  asr lm "$EXP"/lm/{librispeech,ljspeech,books}.txt --order 3 --prune 0 1 1 --vocab "$EXP/lm/books-vocab.txt" \
+    --out "$BOOKS_LM"
 fi
 
 if stage english; then
@@ -79,16 +88,23 @@ if stage english_phones; then
   rm -rf "$E" && cp -r "$EXP/phone_gpu_G/best" "$E" && mkdir "$E/run-C"
   cp "$EXP/phone_gpu_C/best"/{config.json,tokens.txt,model.npz} "$E/run-C/"
   echo '{"weight": 0.65, "members": [{"dir": "run-C", "weight": 0.35}]}' > "$E/ensemble.json"
-  cp "$LM" "$E/lm.arpa.gz"
-  python $R/mix_lm.py "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$E/lm.json"  # + pocketsphinx's LM
+  cp "$BOOKS_LM" "$E/lm.arpa.gz"
+  python $R/g2p_lexicon.py asr/models/english-phones/pronunciations.txt.gz "$E/lm.arpa.gz" \
+    --out "$E/pronunciations.txt.gz"  # CMUdict's, and g2p_en's for the LM words it lacks (marked "# g2p")
+  python $R/mix_lm.py "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$E/lm.json" \
+    --weights 0.35 0.5 0.65 0.8  # + pocketsphinx's LM
   python $R/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
-  # width 64: our LM alone (the fallback without pocketsphinx), then the mix
+  # width 64: the books LM alone (the fallback without pocketsphinx), then the mix
+  # (small grids around the settings tuned for the earlier LM: 1.2 / 2 / 0.6 alone, 0.8 / 1 / 0.8 mixed)
   python $R/tune_decoding.py "$E" "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$E.tune" --lm-words-only \
-    --beam 64 --weights 0.6 0.8 1.0 1.2 --bonuses 1 2 3 --prior-scales 0 0.2 0.4 0.6 0.8 1.0
+    --beam 64 --weights 1.0 1.2 --bonuses 2 --prior-scales 0.6
   python $R/tune_decoding.py "$E" "$E/lm.json" "$EXP/data/valid.jsonl" --out "$E.tune_mix" --lm-words-only \
-    --beam 64 --weights 0.8 1.0 1.2 --bonuses 1 2 3 --prior-scales 0 0.2 0.4 0.6 0.8 1.0 \
-    --fallback "$E.tune/decoding.json"
+    --beam 64 --weights 0.8 1.0 --bonuses 1 2 --prior-scales 0.8 --fallback "$E.tune/decoding.json"
   cp "$E.tune_mix/decoding.json" "$E/"
+  # each input brought to the training clips' median active level (input_level.py prints it: -24.0 dBFS)
+  python $R/input_level.py "$EXP/data/train.jsonl"
+  python -c "import json, sys; d = json.load(open(sys.argv[1])); d['level_dbfs'] = -24.0
+open(sys.argv[1], 'w').write(json.dumps(d, indent=2) + '\n')" "$E/decoding.json"
   python $R/prefer_homophones.py "$E"  # without an LM, each set of homophones written as its likeliest word
 fi
 
