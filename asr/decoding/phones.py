@@ -209,10 +209,12 @@ class PhoneVocabulary(Vocabulary):
         super().save(path)
         (Path(path).parent / PRONUNCIATIONS_FILE).write_bytes(self.pronunciations_gz())
 
-    def pronunciations_gz(self) -> bytes:
+    def pronunciations_gz(self, comments: dict[str, str] | None = None) -> bytes:
         """The pronunciations as PRONUNCIATIONS_FILE holds them: gzipped `word PH1 PH2 ...` lines, in the
-        dictionary's order (which decides among homophones, `word_for`)."""
-        text = "".join(f"{w} {' '.join(PHONE[c] for c in s)}\n" for w, s in zip(*self.spellings()))
+        dictionary's order (which decides among homophones, `word_for`); a word in `comments` gets ` # comment`."""
+        comments = comments or {}
+        text = "".join(f"{w} {' '.join(PHONE[c] for c in s)}" + (f" # {comments[w]}" if w in comments else "") + "\n"
+                       for w, s in zip(*self.spellings()))
         return gzip.compress(text.encode("utf-8"), compresslevel=9, mtime=0)
 
     @classmethod

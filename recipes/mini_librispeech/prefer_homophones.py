@@ -5,13 +5,14 @@ of each set of homophones ("there", not "their"; asr.decoding.phones.PhoneVocabu
 
 The likelihood is the unigram probability in the model's own word LM (its lm.json mix, else its lm.arpa.gz), or in
 `--lm PATH` (an ARPA file or a mix description); words it lacks keep alphabetical order after those it has.
-Rewrites MODEL_DIR/pronunciations.txt.gz: the same words and pronunciations, reordered. Decoding with an LM is
-unchanged (the LM chooses among homophones in context). `--alphabetical` lists each set alphabetically instead
-(what the shipped model wrote until 2026-12-05: "thuy" for T UW), for comparison.
+Rewrites MODEL_DIR/pronunciations.txt.gz: the same words, pronunciations and `# comments`, reordered. Decoding
+with an LM is unchanged (the LM chooses among homophones in context). `--alphabetical` lists each set
+alphabetically instead (what the shipped model wrote until 2026-12-05: "thuy" for T UW), for comparison.
 """
 from __future__ import annotations
 
 import argparse
+import gzip
 from pathlib import Path
 
 from asr.decoding.lm import PackedLM
@@ -48,7 +49,7 @@ def main(argv=None) -> int:
         log10_prob, by = unigram_log10(load_lm(lm_path)), f"by {lm_path.name}"
         preferred = vocab.preferring(log10_prob)
     path = args.model_dir / PRONUNCIATIONS_FILE
-    path.write_bytes(preferred.pronunciations_gz())
+    path.write_bytes(preferred.pronunciations_gz(_comments(path)))
     before, after = _choices(vocab), _choices(preferred)
     changed = sorted(((before[s], after[s]) for s in before if before[s] != after[s]),
                      key=lambda pair: (-log10_prob(pair[1]) if log10_prob else 0, pair))
@@ -56,6 +57,12 @@ def main(argv=None) -> int:
     print(f"{path}: {len(vocab.pronunciations)} words ordered {by}; {len(changed)} sets of homophones now written "
           f"otherwise{examples}")
     return 0
+
+
+def _comments(path: Path) -> dict[str, str]:
+    """word -> its line's `# comment` (g2p_lexicon.py marks the pronunciations it generated `# g2p`)."""
+    with gzip.open(path, "rt", encoding="utf-8") as f:
+        return {line.split()[0]: line.split("#", 1)[1].strip() for line in f if "#" in line and line.split()}
 
 
 def _choices(vocab: PhoneVocabulary) -> dict[str, str]:

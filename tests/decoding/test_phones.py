@@ -1,5 +1,6 @@
 """Phones as output units: the dictionary reader, spelling rules, the phone vocabulary and its model directory,
 homophones chosen by the word LM, and a character model's weights lent to a phone model."""
+import gzip
 import math
 import subprocess
 import sys
@@ -268,6 +269,21 @@ def test_prefer_homophones_reorders_a_model_directory_by_its_lm(tmp_path):
     run = _prefer_homophones(tmp_path, "--alphabetical")
     assert run.returncode == 0 and "ordered alphabetically; 1 sets of homophones now written otherwise" in run.stdout
     assert PhoneVocabulary.load_dir(tmp_path).pronunciations_gz() == VOCAB.pronunciations_gz()
+    marked = gzip.decompress(VOCAB.pronunciations_gz()).decode().replace("\ntoo T UW\n", "\ntoo T UW # g2p\n")
+    (tmp_path / PRONUNCIATIONS_FILE).write_bytes(gzip.compress(marked.encode()))
+    assert _prefer_homophones(tmp_path).returncode == 0
+    assert "too T UW # g2p\n" in gzip.decompress((tmp_path / PRONUNCIATIONS_FILE).read_bytes()).decode()  # kept
+
+
+def test_prefer_homophones_reads_a_packed_lm_as_the_parsed_one():
+    from conftest import REPO_ROOT, load_script
+
+    from asr.decoding.lm import NGramLM, PackedLM, estimate
+    script = load_script(REPO_ROOT / "recipes" / "mini_librispeech" / "prefer_homophones.py", "prefer_homophones")
+    model = estimate([s.split() for s in ["go two cats", "two cats", "i go", "two"]], order=3)
+    parsed, packed = NGramLM(model), PackedLM(*PackedLM.pack(model))
+    for word in ("two", "cats", "go", "i", "to"):
+        assert script.unigram_log10(packed)(word) == pytest.approx(script.unigram_log10(parsed)(word), abs=2e-3)
 
 
 def test_the_shipped_phone_model_writes_the_likeliest_homophone_without_an_lm():
