@@ -29,7 +29,8 @@ def scores_of(folder: Path) -> dict[str, float]:
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("scores", type=Path, nargs="+", help="folders with one sub-folder (asr evaluate --out) per copy")
+    parser.add_argument("scores", type=Path, nargs="+",
+                        help="folders with one sub-folder (asr evaluate --out) per copy")
     parser.add_argument("--png", type=Path)
     args = parser.parse_args(argv)
     models = {folder.name: scores_of(folder) for folder in args.scores}

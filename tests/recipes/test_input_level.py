@@ -4,7 +4,6 @@ import re
 
 import numpy as np
 import soundfile
-
 from conftest import REPO_ROOT, load_script
 
 input_level = load_script(REPO_ROOT / "recipes" / "mini_librispeech" / "input_level.py", "input_level")

@@ -31,3 +31,18 @@ def test_main_writes_each_copy_with_a_manifest_drawn_from_the_seed(tmp_path):
     clean, _ = soundfile.read(REPO_ROOT / "samples" / rows[0]["audio"])
     quiet, _ = soundfile.read(tmp_path / "a" / "gain-minus20db" / f"{rows[0]['id']}.wav")
     assert np.sqrt(np.mean(quiet ** 2)) / np.sqrt(np.mean(clean ** 2)) == pytest.approx(0.1, abs=0.005)  # -20 dB
+
+
+def test_the_table_has_a_column_per_model_with_each_copy_over_that_models_clean(tmp_path, capsys):
+    import robustness_table
+    for model, scores in (("a", {"clean": 0.4, "reverb": 0.8}), ("b", {"clean": 0.2, "reverb": 0.3, "telephone": 0.5})):
+        for copy, wer in scores.items():
+            (tmp_path / model / copy).mkdir(parents=True)
+            (tmp_path / model / copy / "wer.json").write_text(json.dumps({"wer": wer, "cer": wer / 2}))
+    assert robustness_table.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| copy | a | b |"
+    assert "| telephone | - | 50.00% (2.50) |" in lines and "| reverb | 80.00% (2.00) | 30.00% (1.50) |" in lines
+    (tmp_path / "c").mkdir()
+    with pytest.raises(SystemExit, match="no clean"):
+        robustness_table.main([str(tmp_path / "c")])
