@@ -53,6 +53,9 @@ class ModelConfig:
         return encoder(self) == encoder(other)
 
 
+AUGMENT_KINDS = ("noise", "babble", "reverb", "telephone", "gain", "reverb+noise")  # asr/training/augment.py
+
+
 @dataclass(frozen=True)
 class TrainConfig:
     epochs: int = 20
@@ -82,7 +85,7 @@ class TrainConfig:
     # (asr/training/augment.py: noise, babble of other training speakers, simulated rooms, telephone channel,
     # gain) with settings drawn per clip from the run's seed; computed once, cached, and drawn from with the speeds
     augment_copies: int = 0
-    augment_kinds: tuple[str, ...] = ("noise", "babble", "reverb", "telephone", "gain", "reverb+noise")
+    augment_kinds: tuple[str, ...] = AUGMENT_KINDS
     # "default" (one device), "mirrored" (this host's GPUs) or "multi_worker" (hosts in TF_CONFIG); the batch
     # budgets above stay global, split over the replicas (asr/training/distribute.py). How to run, not what to train: a
     # run may resume under another strategy.
@@ -97,10 +100,9 @@ class TrainConfig:
         if not self.speeds or not all(0.5 <= s <= 2.0 for s in self.speeds):
             raise ValueError(f"train.speeds must be one or more speeds between 0.5 and 2.0, got {self.speeds!r}")
         object.__setattr__(self, "augment_kinds", tuple(self.augment_kinds))
-        known = ("noise", "babble", "reverb", "telephone", "gain", "reverb+noise")
-        if self.augment_copies < 0 or not self.augment_kinds or not set(self.augment_kinds) <= set(known):
+        if self.augment_copies < 0 or not self.augment_kinds or not set(self.augment_kinds) <= set(AUGMENT_KINDS):
             raise ValueError(f"train.augment_copies must be >= 0 and train.augment_kinds one or more of "
-                             f"{', '.join(known)}; got {self.augment_copies!r} and {self.augment_kinds!r}")
+                             f"{', '.join(AUGMENT_KINDS)}; got {self.augment_copies!r} and {self.augment_kinds!r}")
         if self.strategy not in STRATEGIES:
             raise ValueError(f"train.strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
 

@@ -28,14 +28,7 @@ from asr.audio.load import (
 )
 from asr.audio.segment import SegmentConfig, has_sound, split_array, split_at_pauses
 from asr.decoding import tables
-from asr.decoding.ctc import (
-    Hypothesis,
-    Lexicon,
-    PrefixBeamSearch,
-    Word,
-    greedy_decode,
-    timed_hypotheses,
-)
+from asr.decoding.ctc import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
 from asr.decoding.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
 from asr.decoding.phones import PhoneVocabulary
 from asr.decoding.text import Vocabulary

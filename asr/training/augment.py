@@ -11,9 +11,9 @@ import numpy as np
 from scipy import signal
 
 from asr.audio.load import resample
+from asr.config import AUGMENT_KINDS as KINDS
 
 RATE_HZ = 16000
-KINDS = ("noise", "babble", "reverb", "telephone", "gain", "reverb+noise")
 
 
 def coloured_noise(n: int, exponent: float, rng: np.random.Generator) -> np.ndarray:
@@ -59,20 +59,16 @@ def telephone(speech: np.ndarray, low_hz: float = 300, high_hz: float = 3400) ->
     return np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu, 8000
 
 
-def _room(rng: np.random.Generator, rt60_s: tuple[float, float], size_m: tuple[tuple[float, float], ...]):
+def reverb(speech: np.ndarray, rng: np.random.Generator, rt60_s=(0.3, 0.9),
+           size_m=((3, 8), (3, 6), (2.4, 3.5))) -> np.ndarray:
+    """The speech played in a simulated shoebox room (image method), RT60 drawn from `rt60_s` and each side from
+    `size_m`, source and microphone anywhere 0.5 m from the walls; the level kept."""
     import pyroomacoustics as pra
     rt60 = float(rng.uniform(*rt60_s))
     room_dim = [float(rng.uniform(*r)) for r in size_m]
     absorption, max_order = pra.inverse_sabine(rt60, room_dim)
     room = pra.ShoeBox(room_dim, fs=RATE_HZ, materials=pra.Material(absorption), max_order=min(max_order, 20))
     inside = lambda: [float(rng.uniform(0.5, d - 0.5)) for d in room_dim]  # noqa: E731
-    return room, inside
-
-
-def reverb(speech: np.ndarray, rng: np.random.Generator, rt60_s=(0.3, 0.9),
-           size_m=((3, 8), (3, 6), (2.4, 3.5))) -> np.ndarray:
-    """The speech played in a simulated shoebox room (image method), RT60 drawn from `rt60_s`; the level kept."""
-    room, inside = _room(rng, rt60_s, size_m)
     room.add_source(inside(), signal=speech)
     room.add_microphone(inside())
     room.simulate()

@@ -74,8 +74,7 @@ def load_features(manifest, cfg: FeatureConfig, cache_dir=None, progress: bool =
     manifest = Path(manifest)
     cache = Path(cache_dir) / _cache_key(manifest, cfg, speed) if cache_dir else None
     if cache is not None and cache.exists():
-        with np.load(cache) as data:
-            return FeatureSet(list(data["ids"]), list(data["texts"]), data["frames"], data["offsets"])
+        return _load(cache)
     ids, texts, parts = [], [], []
     bar = tqdm(read_manifest(manifest), desc=f"features {manifest.name}" + (f" x{speed:g}" if speed != 1.0 else ""),
                unit="clip", disable=None if progress else True)  # None: bars on a terminal only
@@ -107,11 +106,7 @@ def load_augmented_features(manifest, cfg: FeatureConfig, cache_dir, copies: int
     tag = hashlib.sha1(json.dumps([list(kinds), seed]).encode()).hexdigest()[:8]
     caches = [Path(cache_dir) / _cache_key(manifest, cfg).replace(".npz", f"-aug{k}-{tag}.npz") if cache_dir
               else None for k in range(copies)]
-    results: list[FeatureSet | None] = [None] * copies
-    for k, cache in enumerate(caches):
-        if cache is not None and cache.exists():
-            with np.load(cache) as data:
-                results[k] = FeatureSet(list(data["ids"]), list(data["texts"]), data["frames"], data["offsets"])
+    results = [_load(cache) if cache is not None and cache.exists() else None for cache in caches]
     if all(r is not None for r in results):
         return results
     rows, clips = [], []
@@ -141,6 +136,11 @@ def load_augmented_features(manifest, cfg: FeatureConfig, cache_dir, copies: int
         if caches[k] is not None:
             _save(results[k], caches[k])
     return results
+
+
+def _load(cache: Path) -> FeatureSet:
+    with np.load(cache) as data:
+        return FeatureSet(list(data["ids"]), list(data["texts"]), data["frames"], data["offsets"])
 
 
 def _save(features: FeatureSet, cache: Path) -> None:
