@@ -245,7 +245,10 @@ _WORKER_MODEL = None  # the model a --jobs worker process transcribes with (inhe
 
 def _worker_init() -> None:
     from threadpoolctl import threadpool_limits
-    threadpool_limits(1)  # N processes on N cores: one BLAS thread each
+
+    from asr.model.network import directions_in_turn
+    threadpool_limits(1)  # N processes on N cores: one BLAS thread each,
+    directions_in_turn()  # and one thread for the acoustic model
 
 
 def _worker_transcribe(job):

@@ -6,16 +6,22 @@
 For one utterance on a CPU, TensorFlow's recurrent loop costs more in per-step overhead than in arithmetic (a
 4 x BiLSTM-320 model: 12,000 small steps per minute of audio). Here each layer's input projection is one matrix
 product over all frames, and only the recurrence loops, in NumPy; on the project's 2-core CPU that runs the
-shipped models' acoustic models 2-9 times faster than TensorFlow (benchmarks/numpy_model.py). The same
-recurrences run the streaming models frame by frame (asr.model.stream). Results equal the Keras model's `call`
-(training=False) to float32 rounding: tests/model/test_numpy_model.py and tests/live/test_streaming.py compare them.
+shipped models' acoustic models 2-9 times faster than TensorFlow (benchmarks/numpy_model.py). A bidirectional
+layer's two directions run at once on two threads where there are two cores (the process's BLAS then keeps one
+thread: one_blas_thread). The same recurrences run the streaming models frame by frame (asr.model.stream).
+Results equal the Keras model's `call` (training=False) to float32 rounding: tests/model/test_numpy_model.py and
+tests/live/test_streaming.py compare them.
 Training and export keep TensorFlow (asr.training).
 """
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from asr.config import ModelConfig
 
@@ -82,14 +88,64 @@ class NumpyAcousticModel:
         recurrence = RECURRENCES[self.cell]
         new_states = []
         for directions, state in zip(self.layers, states):
-            x_forward, state = recurrence(x, state, *directions[0])
-            new_states.append(state)
             if len(directions) == 1:
-                x = x_forward
+                x, state = recurrence(x, state, *directions[0])
             else:
-                x_backward = recurrence(x[::-1], initial_state(self.cell, self.units), *directions[1])[0]
-                x = np.concatenate([x_forward, x_backward[::-1]], axis=1)
+                x, state = _bidirectional(recurrence, x, state, directions, initial_state(self.cell, self.units))
+            new_states.append(state)
         return log_softmax(x @ self.output_kernel + self.output_bias), tuple(new_states)
+
+
+PARALLEL_MIN_FRAMES = 32  # a bidirectional layer over at least this many frames runs its directions on two threads
+
+
+def _bidirectional(recurrence, x, state, directions, zero_state):
+    """One bidirectional layer: (its output [frames, 2 x units], the forward direction's last state). Where there is
+    a core to spare, the backward direction runs on another thread while this one runs the forward: NumPy's matrix
+    products let go of the GIL, so the two recurrences overlap (1.1-1.6x faster on 2 cores,
+    `benchmarks/numpy_model.py --directions`). Either way the result is the same, to the bit."""
+    pool = _backward_pool() if len(x) >= PARALLEL_MIN_FRAMES else None
+    if pool is None:
+        backward = recurrence(x[::-1], zero_state, *directions[1])[0]
+    else:
+        running = pool.submit(recurrence, x[::-1], zero_state, *directions[1])
+    forward, state = recurrence(x, state, *directions[0])
+    if pool is not None:
+        backward = running.result()[0]
+    return np.concatenate([forward, backward[::-1]], axis=1), state
+
+
+_POOL: list = []  # [the backward directions' thread pool], or [None] on one core; made on first use
+_POOL_LOCK = threading.Lock()
+if hasattr(os, "register_at_fork"):  # a forked child (asr transcribe --jobs) has none of the pool's threads
+    os.register_at_fork(after_in_child=_POOL.clear)
+
+
+def _backward_pool():
+    with _POOL_LOCK:
+        if not _POOL:
+            cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+            if cores < 2:
+                _POOL.append(None)
+            else:
+                one_blas_thread()  # with several BLAS threads per product the two directions fight over the cores
+                _POOL.append(ThreadPoolExecutor(cores - 1, thread_name_prefix="asr-backward"))
+        return _POOL[0]
+
+
+def directions_in_turn() -> None:
+    """From now on each bidirectional layer's directions run one after the other on the calling thread: for processes
+    that fill the cores between them (asr transcribe --jobs)."""
+    with _POOL_LOCK:
+        _POOL[:] = [None]
+
+
+def one_blas_thread() -> None:
+    """One BLAS thread for this process. The products here are a frame's state times a recurrent kernel (320 x 1,280
+    for the shipped models), too small to share: more BLAS threads only spin between them (measured: a whole core
+    per process; eight streams in one process slowed tenfold; a 4 x BiLSTM-320 utterance 10-20 % slower), and they
+    leave no core to the second direction or stream."""
+    threadpool_limits(1, user_api="blas")
 
 
 def log_softmax(x: np.ndarray) -> np.ndarray:

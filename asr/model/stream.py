@@ -13,12 +13,11 @@ a stream returns the same log posteriors as the whole-clip model (tests/live/tes
 from __future__ import annotations
 
 import numpy as np
-from threadpoolctl import threadpool_limits
 
 from asr.audio.features import hop_samples, log_mel, num_frames, window_samples
 from asr.config import Config
 from asr.model.ensemble import ENSEMBLE_FILE, NumpyEnsemble
-from asr.model.network import NumpyAcousticModel
+from asr.model.network import NumpyAcousticModel, one_blas_thread
 
 
 class NotStreamable(ValueError):
@@ -45,9 +44,7 @@ class StreamingAcoustics:
         # the recurrent layers carry their state between chunks (NumpyAcousticModel.step): a stream runs one or a
         # few frames at a time, where numpy's matrix products take tens of microseconds
         self.acoustics = model
-        # a stream's matrix products are tiny: more BLAS threads only spin between them (measured: a whole core
-        # per process, and eight streams in one process slowed tenfold), so one BLAS thread for this process
-        threadpool_limits(1, user_api="blas")
+        one_blas_thread()  # a stream's matrix products are tiny (asr.model.network.one_blas_thread)
 
     def _step(self, samples: np.ndarray, states: tuple) -> tuple[np.ndarray, tuple]:
         """(samples that complete whole groups of frames, states) -> (log posteriors [frames, tokens], states);

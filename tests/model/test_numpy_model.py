@@ -1,10 +1,15 @@
 """asr.model.network: the NumPy forward pass equals the Keras model's, and the Transcriber uses it."""
+import multiprocessing
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 import pytest
 import tensorflow as tf
 
 from asr import load_model
 from asr.config import ModelConfig
+from asr.model import network
 from asr.model.network import NumpyAcousticModel
 from asr.training.keras_model import build_model
 from asr.training.reference import KerasReference
@@ -38,7 +43,8 @@ def keras_log_probs(model, features: np.ndarray) -> np.ndarray:
     {"bidirectional": True, "conv_channels": 8, "conv_kernel": 3, "conv_stride": 2},
     {"bidirectional": False, "cell": "gru", "stack_frames": 1, "conv_channels": 5, "conv_kernel": 4, "conv_stride": 3},
 ])
-@pytest.mark.parametrize("frames", [1, 2, 37])  # stack_frames does not always divide the frames
+@pytest.mark.parametrize("frames", [1, 2, 37, 200])  # stack_frames does not always divide the frames; 200 frames:
+# the directions of a bidirectional layer run on two threads (network.PARALLEL_MIN_FRAMES)
 def test_numpy_forward_equals_keras(settings, frames):
     model = random_model(len(settings) + frames, **settings)
     features = np.random.default_rng(frames).normal(size=(frames, 10)).astype(np.float32) * 3
@@ -47,6 +53,37 @@ def test_numpy_forward_equals_keras(settings, frames):
     assert got.shape == expected.shape and got.dtype == np.float32
     np.testing.assert_allclose(got, expected, atol=2e-5)
     np.testing.assert_allclose(np.exp(got).sum(axis=1), 1.0, atol=1e-5)
+
+
+def test_the_two_directions_run_at_once_on_another_thread_with_the_same_result(monkeypatch):
+    model = random_model(5, bidirectional=True, stack_frames=1, layers=3)
+    numpy_model = NumpyAcousticModel(model.cfg, [w.numpy() for w in model.weights])
+    features = np.random.default_rng(5).normal(size=(network.PARALLEL_MIN_FRAMES + 20, 10)).astype(np.float32)
+    threads = []
+
+    class Spy(ThreadPoolExecutor):
+        def submit(self, fn, *args):
+            threads.append(threading.current_thread())
+            return super().submit(lambda: (threads.append(threading.current_thread()), fn(*args))[1])
+
+    with Spy(1) as pool:
+        monkeypatch.setattr(network, "_backward_pool", lambda: pool)
+        at_once = numpy_model(features)
+    assert len(threads) == 2 * 3 and threads[0] is not threads[1]  # each layer's backward direction elsewhere
+    monkeypatch.setattr(network, "PARALLEL_MIN_FRAMES", 10 ** 9)
+    np.testing.assert_array_equal(numpy_model(features), at_once)
+    np.testing.assert_allclose(at_once, keras_log_probs(model, features), atol=2e-5)
+
+
+def test_a_forked_process_runs_the_directions_on_threads_of_its_own():
+    if network._backward_pool() is None:
+        pytest.skip("one core: the directions run in turn")  # CI has two
+    model = random_model(6, bidirectional=True, stack_frames=1)
+    numpy_model = NumpyAcousticModel(model.cfg, [w.numpy() for w in model.weights])
+    features = np.random.default_rng(6).normal(size=(network.PARALLEL_MIN_FRAMES + 10, 10)).astype(np.float32)
+    expected = numpy_model(features)  # the parent's pool has its thread now; a child of a fork has none of it
+    with multiprocessing.get_context("fork").Pool(1) as pool:
+        np.testing.assert_array_equal(pool.apply_async(numpy_model, (features,)).get(timeout=120), expected)
 
 
 def test_weights_that_do_not_fit_the_config_are_refused():
