@@ -6,6 +6,7 @@ import shutil
 import pytest
 from conftest import copy_with_lm
 
+from asr.audio.load import load_audio
 from asr.decoding.text import normalize
 from asr.models import CheckpointError
 from asr.recognizer import DECODING_FILE, LM_FILE, LM_MIX_FILE, DecodingConfig
@@ -48,12 +49,31 @@ def test_arguments_override_the_settings_and_lm_false_switches_it_off(model_with
             Transcriber(model_with_lm, lm=tmp_path / name)
 
 
+def test_the_token_prune_of_decoding_json_reaches_the_search(model_with_lm, tmp_path, samples_dir):
+    assert Transcriber(model_with_lm).new_search().token_prune == -12.0  # the default
+    tight = tmp_path / "tight"
+    shutil.copytree(model_with_lm, tight)
+    saved = json.loads((tight / DECODING_FILE).read_text())
+    (tight / DECODING_FILE).write_text(json.dumps({**saved, "token_prune": -1e-6}))
+    model = Transcriber(tight)
+    assert model.decoding.token_prune == -1e-6 and model.new_search().token_prune == -1e-6
+    # only each frame's best token is ever extended: the beam's best is the greedy path's
+    log_probs = model.search_input(model.hear(load_audio(samples_dir / CLIP, model.sample_rate_hz)))
+    search = model.new_search()
+    search.advance(log_probs)
+    greedy = [t for i, t in enumerate(log_probs.argmax(1)) if t != model.vocab.blank_id
+              and (i == 0 or t != log_probs[i - 1].argmax())]
+    assert list(search.nbest()[0][0]) == greedy
+
+
 def test_a_model_without_an_lm_decodes_greedily_unless_asked(tiny_model_dir):
     assert Transcriber(tiny_model_dir).beam_width == 1
     assert Transcriber(tiny_model_dir, beam_width=5).beam_width == 5
 
 
-@pytest.mark.parametrize("content, message", [('{"beam": 3}', "unknown key"), ("{", "cannot read")])
+@pytest.mark.parametrize("content, message", [('{"beam": 3}', "unknown key"), ("{", "cannot read"),
+                                              ('{"token_prune": 0}', "token_prune must be a negative number"),
+                                              ('{"token_prune": "x"}', "token_prune must be a negative number")])
 def test_a_bad_decoding_json_is_a_checkpoint_error_naming_it(model_with_lm, tmp_path, content, message):
     broken = tmp_path / "broken"
     shutil.copytree(model_with_lm, broken)

@@ -3,12 +3,13 @@ on dev).
 
     python recipes/mini_librispeech/tune_decoding.py MODEL_DIR LM.arpa.gz|lm.json VALID.jsonl --out DIR \
         [--beam 16] [--weights 0.3 0.5 0.8 1.2] [--bonuses 0 1 2 3] [--prior-scales 0 0.4 0.8] \
-        [--fallback PLAIN/decoding.json]
+        [--token-prunes -12 -9] [--fallback PLAIN/decoding.json]
 
-The acoustic model runs once per clip; every (prior scale, weight, bonus) triple then re-decodes the cached log
+The acoustic model runs once per clip; every (prior scale, weight, bonus, token prune) then re-decodes the cached log
 posteriors (a prior scale other than 0 needs MODEL_DIR/priors.json, asr.model.priors). Writes DIR/grid.jsonl (one line
-per triple: WER, CER, error counts, decoding seconds) and DIR/decoding.json (the best, in the format a model
-directory's decoding.json takes), and prints the grid as a table.
+per setting: WER, CER, error counts, decoding seconds) and DIR/decoding.json (the best, in the format a model
+directory's decoding.json takes; of equal WER and CER, the first: list the faster token prune last), and prints the
+grid as a table.
 """
 from __future__ import annotations
 
@@ -21,12 +22,12 @@ from pathlib import Path
 from tqdm import tqdm
 
 from asr import metrics
-from asr.model import priors
 from asr.audio.load import load_audio
 from asr.decoding.ctc import beam_search
 from asr.decoding.fusion import LanguageModelScore, homophones_of, lm_lexicon
 from asr.decoding.mixlm import load_lm
 from asr.manifest import read_manifest
+from asr.model import priors
 from asr.recognizer import LM_FILE
 from asr.transcribe import Transcriber
 
@@ -42,6 +43,8 @@ def main(argv=None) -> int:
     parser.add_argument("--bonuses", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
     parser.add_argument("--prior-scales", type=float, nargs="+", default=[0.0],
                         help="powers of the token priors to divide out (0: none)")
+    parser.add_argument("--token-prunes", type=float, nargs="+", default=[-12.0],
+                        help="log posteriors below which a frame's tokens are not tried (the frame's best always is)")
     parser.add_argument("--lm-words-only", action="store_true",
                         help="constrain the beam to words of the LM's vocabulary (a lexicon)")
     parser.add_argument("--fallback", type=Path, metavar="DECODING_JSON",
@@ -62,35 +65,40 @@ def main(argv=None) -> int:
     log_prior = (priors.load(Path(args.model_dir) / priors.PRIORS_FILE, model.vocab.symbols())
                  if any(args.prior_scales) else None)
     rows = []
-    for scale, weight, bonus in itertools.product(args.prior_scales, args.weights, args.bonuses):
+    for scale, weight, bonus, prune in itertools.product(args.prior_scales, args.weights, args.bonuses,
+                                                         args.token_prunes):
         started, hyps = time.perf_counter(), []
         for log_probs in posteriors:
             if scale:
                 log_probs = priors.apply(log_probs, log_prior, scale)
             scorer = LanguageModelScore(lm, model.vocab, weight, bonus, homophones)  # fresh caches per clip
-            best = beam_search(log_probs, model.vocab, model.frame_s, args.beam, lexicon=lexicon,
+            best = beam_search(log_probs, model.vocab, model.frame_s, args.beam, prune, lexicon=lexicon,
                                word_score=scorer.word_score, nbest=1)[0]
             hyps.append(" ".join(scorer.words(tuple(best.text.split()))))
         scores = metrics.score(refs, hyps)
-        rows.append({"prior_scale": scale, "lm_weight": weight, "word_bonus": bonus, "beam_width": args.beam,
+        rows.append({"prior_scale": scale, "lm_weight": weight, "word_bonus": bonus, "token_prune": prune,
+                     "beam_width": args.beam,
                      "lm_words_only": args.lm_words_only, "wer": scores.wer, "cer": scores.cer,
                      "insertions": scores.insertions, "deletions": scores.deletions,
                      "substitutions": scores.substitutions, "decode_s": round(time.perf_counter() - started, 1)})
         print(json.dumps(rows[-1]), flush=True)
     with open(out / "grid.jsonl", "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in rows)
-    best = min(rows, key=lambda r: (r["wer"], r["cer"]))
+    best = min(rows, key=lambda r: (r["wer"], r["cer"]))  # the first of equals
     decoding = {"beam_width": args.beam, "lm_weight": best["lm_weight"], "word_bonus": best["word_bonus"],
                 "lm_words_only": args.lm_words_only, **({"prior_scale": best["prior_scale"]} if best["prior_scale"]
-                                                        else {})}
+                                                        else {}),
+                **({"token_prune": best["token_prune"]} if best["token_prune"] != -12.0 else {})}
     if args.fallback:
         plain = json.loads(args.fallback.read_text())
         decoding["per_lm"] = {LM_FILE: {**{k: plain[k] for k in ("beam_width", "lm_weight", "word_bonus")},
                                         "prior_scale": plain.get("prior_scale", 0.0)}}  # not the mix's
     (out / "decoding.json").write_text(json.dumps(decoding, indent=2) + "\n")
-    print("| prior scale | LM weight | word bonus | WER | CER |\n| --- | --- | --- | --- | --- |")
+    print("| prior scale | LM weight | word bonus | token prune | WER | CER | decoding s |\n"
+          "| --- | --- | --- | --- | --- | --- | --- |")
     for r in rows:
-        print(f"| {r['prior_scale']} | {r['lm_weight']} | {r['word_bonus']} | {r['wer']:.2%} | {r['cer']:.2%} |")
+        print(f"| {r['prior_scale']} | {r['lm_weight']} | {r['word_bonus']} | {r['token_prune']} | {r['wer']:.2%} | "
+              f"{r['cer']:.2%} | {r['decode_s']} |")
     print(f"best: {decoding} (valid WER {best['wer']:.2%})")
     return 0
 
