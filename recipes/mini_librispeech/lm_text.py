@@ -64,11 +64,20 @@ def books(folder: Path) -> tuple[list[str], int]:
     sentences, dropped = [], 0
     for path in files:
         for paragraph in path.read_text(encoding="utf-8").splitlines():
-            for sentence in SENTENCE_END.split(FOOTNOTE_MARK.sub("", paragraph)):
-                if any(c.isdigit() for c in sentence):
-                    dropped += 1
-                elif normalize(sentence):
-                    sentences.append(normalize(sentence))
+            kept, digits = paragraph_sentences(paragraph)
+            sentences += kept
+            dropped += digits
+    return sentences, dropped
+
+
+def paragraph_sentences(paragraph: str) -> tuple[list[str], int]:
+    """A paragraph's normalised sentences (cut after . ! or ?), and how many were dropped for holding a digit."""
+    sentences, dropped = [], 0
+    for sentence in SENTENCE_END.split(FOOTNOTE_MARK.sub("", paragraph)):
+        if any(c.isdigit() for c in sentence):
+            dropped += 1
+        elif normalize(sentence):
+            sentences.append(normalize(sentence))
     return sentences, dropped
 
 

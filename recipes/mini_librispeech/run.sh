@@ -22,6 +22,7 @@
 #
 # Training stages resume from their latest checkpoint; run a stage again to continue it. Environment: DATA
 # (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech), GPU_OUT (english_phones),
+# GUTENBERG_RAW (lm: also the Project Gutenberg LM, gutenberg.md),
 # MAX_MINUTES (stop training with a checkpoint after this long). Experiments around these stages (ablations,
 # other runs, other beams; RESULTS.md's second table) are in experiments.sh.
 set -euo pipefail
@@ -33,6 +34,7 @@ STAGES=${*:-prepare lm english english_stream english_phones augment evaluate ro
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 LM=$EXP/lm/3gram-prune001.arpa.gz
 BOOKS_LM=$EXP/lm/books-3gram-prune011.arpa.gz
+GUTENBERG_LM=$EXP/lm/gutenberg-3gram-prune0_11_14.arpa.gz
 
 # train CONFIG OUT [OPTIONS]: asr train on the training speakers, validated on the two held-out ones (resumes)
 train() {
@@ -63,6 +65,14 @@ if stage lm; then
     "$EXP"/lm/{librispeech,ljspeech,books}.txt --out "$EXP/lm/books-vocab.txt"
   asr lm "$EXP"/lm/{librispeech,ljspeech,books}.txt --order 3 --prune 0 1 1 --vocab "$EXP/lm/books-vocab.txt" \
     --out "$BOOKS_LM"
+  if [ -n "${GUTENBERG_RAW:-}" ]; then
+    # the candidate of issue 29 (RESULTS.md, "Language model"; not shipped): + 942 Project Gutenberg e-texts
+    # (gutenberg.md; GUTENBERG_RAW: a checkout of rcdm-uga/Gutenberg_Text), filtered against dev-clean-2 and
+    # LJ Speech, the same vocabulary, pruned to 1.0 M n-grams (23 minutes, 9.7 GB)
+    python $R/gutenberg_text.py $R/gutenberg.tsv "$GUTENBERG_RAW" "$(dirname "$DATA")" "$EXP/lm"
+    asr lm "$EXP"/lm/{librispeech,ljspeech,books,gutenberg}.txt --order 3 --prune 0 11 14 \
+      --vocab "$EXP/lm/books-vocab.txt" --out "$GUTENBERG_LM"
+  fi
 fi
 
 if stage english; then
