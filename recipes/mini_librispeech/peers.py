@@ -1,6 +1,6 @@
 """Score a peer recogniser on a manifest, in the score folder format of `asr evaluate --out`.
 
-    python recipes/mini_librispeech/peers.py MANIFEST --peer pocketsphinx|whisper-tiny.en --out DIR [--limit N]
+    python recipes/mini_librispeech/peers.py MANIFEST --peer pocketsphinx|whisper-tiny.en --out DIR [--every N]
 
 writes recogs.txt, errs.txt, wer.json and summary.json to DIR, scored by `asr.metrics.write_report` (the same
 normalisation and WER as ours), so robustness_table.py reads DIR like one of ours.
@@ -82,12 +82,12 @@ def _version(package: str) -> str:
     return version(package)
 
 
-def score_peer(transcribe, manifest, out_dir, limit: int | None = None, desc: str = "peer"):
-    """Transcribe every clip of `manifest` with `transcribe` and write an `asr evaluate --out` score folder.
+def score_peer(transcribe, manifest, out_dir, every: int = 1, desc: str = "peer"):
+    """Transcribe every `every`th clip of `manifest` with `transcribe` and write an `asr evaluate --out` score folder.
 
     A clip that cannot be read is reported and left out (the summary counts it). Returns (Scores, summary).
     """
-    utterances = read_manifest(manifest)[:limit]
+    utterances = read_manifest(manifest)[::every]
     ids, refs, hyps, skipped = [], [], [], []
     audio_s = decode_s = 0.0
     bar = tqdm(utterances, desc=f"{desc} {Path(manifest).name}", unit="clip", disable=None)
@@ -110,7 +110,7 @@ def score_peer(transcribe, manifest, out_dir, limit: int | None = None, desc: st
     scores = metrics.write_report(out_dir, ids, refs, hyps)
     summary = {**scores.as_dict(), "skipped": len(skipped), "audio_s": round(audio_s, 2),
                "decode_s": round(decode_s, 2), "rtf": round(decode_s / max(audio_s, 1e-9), 4),
-               "manifest": str(manifest)}
+               "manifest": str(manifest), "every": every}
     return scores, summary
 
 
@@ -119,11 +119,11 @@ def main(argv=None) -> int:
     parser.add_argument("manifest", type=Path)
     parser.add_argument("--peer", required=True, choices=sorted(PEERS))
     parser.add_argument("--out", required=True, type=Path, help="score folder to write")
-    parser.add_argument("--limit", type=int, help="only the first N utterances")
+    parser.add_argument("--every", type=int, default=1, help="every Nth utterance of the manifest (default 1: all)")
     args = parser.parse_args(argv)
     try:
         transcribe, settings = PEERS[args.peer]()
-        scores, summary = score_peer(transcribe, args.manifest, args.out, args.limit, desc=args.peer)
+        scores, summary = score_peer(transcribe, args.manifest, args.out, args.every, desc=args.peer)
     except (PeerUnavailable, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

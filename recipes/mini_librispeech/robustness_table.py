@@ -4,27 +4,50 @@ dev-clean-2, beside clean (run.sh stage robustness writes the scores).
     python recipes/mini_librispeech/robustness_table.py exp/mini_librispeech/eval/robust-english-phones \
         [more score folders] [--png recipes/mini_librispeech/robustness.png]
 
-prints a markdown table from each copy's wer.json, one column per score folder: WER, and in brackets WER over
-that folder's clean WER; with --png, a bar chart of the same.
+prints a markdown table, one column per score folder: WER, and in brackets WER over that folder's clean WER;
+with --png, a bar chart of the same. Each copy is scored (from recogs.txt) on the utterances that every folder
+scored on it, so a folder of a subset (peers.py --every 4) is set against the others on that subset alone.
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from robustness import COPIES
 
+from asr import metrics
+
 NAMES = ("clean", *COPIES)
 
 
-def scores_of(folder: Path) -> dict[str, float]:
-    """WER per copy, of the copies scored in `folder` (one asr evaluate --out sub-folder each)."""
-    found = {name: json.loads((folder / name / "wer.json").read_text())["wer"] for name in NAMES
-             if (folder / name / "wer.json").is_file()}
+def recogs_of(folder: Path) -> dict[str, dict[str, tuple[str, str]]]:
+    """{copy: {id: (reference, hypothesis)}} of the copies scored in `folder` (one asr evaluate --out sub-folder
+    each)."""
+    found = {}
+    for name in NAMES:
+        if (folder / name / "recogs.txt").is_file():
+            lines = (folder / name / "recogs.txt").read_text(encoding="utf-8").splitlines()
+            rows = [line.split("\t") for line in lines if line]
+            found[name] = {i: (ref.removeprefix("ref="), hyp.removeprefix("hyp=")) for i, ref, hyp in rows}
     if "clean" not in found:
-        raise SystemExit(f"{folder}: no clean/wer.json (run.sh stage robustness writes it)")
+        raise SystemExit(f"{folder}: no clean/recogs.txt (run.sh stage robustness writes it)")
     return found
+
+
+def common_scores(recogs: dict[str, dict]) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
+    """({folder: {copy: WER}}, {copy: utterances}): each copy scored on the utterances all its folders have."""
+    models = {model: {} for model in recogs}
+    counts = {}
+    for name in NAMES:
+        having = [model for model, r in recogs.items() if name in r]
+        if not having:
+            continue
+        ids = sorted(set.intersection(*(set(recogs[model][name]) for model in having)))
+        counts[name] = len(ids)
+        for model in having:
+            pairs = [recogs[model][name][i] for i in ids]
+            models[model][name] = metrics.score([r for r, _ in pairs], [h for _, h in pairs]).wer
+    return models, counts
 
 
 def main(argv=None) -> int:
@@ -33,12 +56,12 @@ def main(argv=None) -> int:
                         help="folders with one sub-folder (asr evaluate --out) per copy")
     parser.add_argument("--png", type=Path)
     args = parser.parse_args(argv)
-    models = {folder.name: scores_of(folder) for folder in args.scores}
-    copies = [name for name in NAMES if any(name in s for s in models.values())]
-    print("| copy | " + " | ".join(models) + " |\n| --- |" + " --- |" * len(models))
+    models, counts = common_scores({folder.name: recogs_of(folder) for folder in args.scores})
+    copies = list(counts)
+    print("| copy | clips | " + " | ".join(models) + " |\n| --- | --- |" + " --- |" * len(models))
     for name in copies:
         cells = [f"{s[name]:.2%} ({s[name] / s['clean']:.2f})" if name in s else "-" for s in models.values()]
-        print(f"| {name} | " + " | ".join(cells) + " |")
+        print(f"| {name} | {counts[name]} | " + " | ".join(cells) + " |")
     if args.png:
         import matplotlib
         matplotlib.use("Agg")
