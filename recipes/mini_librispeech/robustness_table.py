@@ -5,8 +5,9 @@ dev-clean-2, beside clean (run.sh stage robustness writes the scores).
         [more score folders] [--png recipes/mini_librispeech/robustness.png]
 
 prints a markdown table, one column per score folder: WER, and in brackets WER over that folder's clean WER;
-with --png, a bar chart of the same. Each copy is scored (from recogs.txt) on the utterances that every folder
-scored on it, so a folder of a subset (peers.py --every 4) is set against the others on that subset alone.
+with --png, a bar chart of the same. Every copy is scored (from recogs.txt) on the same clips: those that every
+folder scored on every copy it has, so a folder of a subset (peers.py --every 8) is set against the others on that
+subset alone, and each ratio to clean is over the same clips.
 """
 from __future__ import annotations
 
@@ -34,20 +35,14 @@ def recogs_of(folder: Path) -> dict[str, dict[str, tuple[str, str]]]:
     return found
 
 
-def common_scores(recogs: dict[str, dict]) -> tuple[dict[str, dict[str, float]], dict[str, int]]:
-    """({folder: {copy: WER}}, {copy: utterances}): each copy scored on the utterances all its folders have."""
-    models = {model: {} for model in recogs}
-    counts = {}
-    for name in NAMES:
-        having = [model for model, r in recogs.items() if name in r]
-        if not having:
-            continue
-        ids = sorted(set.intersection(*(set(recogs[model][name]) for model in having)))
-        counts[name] = len(ids)
-        for model in having:
-            pairs = [recogs[model][name][i] for i in ids]
-            models[model][name] = metrics.score([r for r, _ in pairs], [h for _, h in pairs]).wer
-    return models, counts
+def common_scores(recogs: dict[str, dict]) -> tuple[dict[str, dict[str, float]], int]:
+    """({folder: {copy: WER}}, clips): every copy scored on the clips that every folder has on every copy."""
+    ids = sorted(set.intersection(*(set(clips) for copies in recogs.values() for clips in copies.values())))
+    models = {}
+    for model, copies in recogs.items():
+        pairs = {name: [copies[name][i] for i in ids] for name in NAMES if name in copies}
+        models[model] = {name: metrics.score([r for r, _ in p], [h for _, h in p]).wer for name, p in pairs.items()}
+    return models, len(ids)
 
 
 def main(argv=None) -> int:
@@ -56,12 +51,12 @@ def main(argv=None) -> int:
                         help="folders with one sub-folder (asr evaluate --out) per copy")
     parser.add_argument("--png", type=Path)
     args = parser.parse_args(argv)
-    models, counts = common_scores({folder.name: recogs_of(folder) for folder in args.scores})
-    copies = list(counts)
-    print("| copy | clips | " + " | ".join(models) + " |\n| --- | --- |" + " --- |" * len(models))
+    models, clips = common_scores({folder.name: recogs_of(folder) for folder in args.scores})
+    copies = [name for name in NAMES if any(name in s for s in models.values())]
+    print(f"| copy ({clips} clips) | " + " | ".join(models) + " |\n| --- |" + " --- |" * len(models))
     for name in copies:
         cells = [f"{s[name]:.2%} ({s[name] / s['clean']:.2f})" if name in s else "-" for s in models.values()]
-        print(f"| {name} | {counts[name]} | " + " | ".join(cells) + " |")
+        print(f"| {name} | " + " | ".join(cells) + " |")
     if args.png:
         import matplotlib
         matplotlib.use("Agg")
