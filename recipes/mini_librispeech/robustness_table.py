@@ -4,27 +4,45 @@ dev-clean-2, beside clean (run.sh stage robustness writes the scores).
     python recipes/mini_librispeech/robustness_table.py exp/mini_librispeech/eval/robust-english-phones \
         [more score folders] [--png recipes/mini_librispeech/robustness.png]
 
-prints a markdown table from each copy's wer.json, one column per score folder: WER, and in brackets WER over
-that folder's clean WER; with --png, a bar chart of the same.
+prints a markdown table, one column per score folder: WER, and in brackets WER over that folder's clean WER;
+with --png, a bar chart of the same. Every copy is scored (from recogs.txt) on the same clips: those that every
+folder scored on every copy it has, so a folder of a subset (peers.py --every 8) is set against the others on that
+subset alone, and each ratio to clean is over the same clips.
 """
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from robustness import COPIES
 
+from asr import metrics
+
 NAMES = ("clean", *COPIES)
 
 
-def scores_of(folder: Path) -> dict[str, float]:
-    """WER per copy, of the copies scored in `folder` (one asr evaluate --out sub-folder each)."""
-    found = {name: json.loads((folder / name / "wer.json").read_text())["wer"] for name in NAMES
-             if (folder / name / "wer.json").is_file()}
+def recogs_of(folder: Path) -> dict[str, dict[str, tuple[str, str]]]:
+    """{copy: {id: (reference, hypothesis)}} of the copies scored in `folder` (one asr evaluate --out sub-folder
+    each)."""
+    found = {}
+    for name in NAMES:
+        if (folder / name / "recogs.txt").is_file():
+            lines = (folder / name / "recogs.txt").read_text(encoding="utf-8").splitlines()
+            rows = [line.split("\t") for line in lines if line]
+            found[name] = {i: (ref.removeprefix("ref="), hyp.removeprefix("hyp=")) for i, ref, hyp in rows}
     if "clean" not in found:
-        raise SystemExit(f"{folder}: no clean/wer.json (run.sh stage robustness writes it)")
+        raise SystemExit(f"{folder}: no clean/recogs.txt (run.sh stage robustness writes it)")
     return found
+
+
+def common_scores(recogs: dict[str, dict]) -> tuple[dict[str, dict[str, float]], int]:
+    """({folder: {copy: WER}}, clips): every copy scored on the clips that every folder has on every copy."""
+    ids = sorted(set.intersection(*(set(clips) for copies in recogs.values() for clips in copies.values())))
+    models = {}
+    for model, copies in recogs.items():
+        pairs = {name: [copies[name][i] for i in ids] for name in NAMES if name in copies}
+        models[model] = {name: metrics.score([r for r, _ in p], [h for _, h in p]).wer for name, p in pairs.items()}
+    return models, len(ids)
 
 
 def main(argv=None) -> int:
@@ -33,9 +51,9 @@ def main(argv=None) -> int:
                         help="folders with one sub-folder (asr evaluate --out) per copy")
     parser.add_argument("--png", type=Path)
     args = parser.parse_args(argv)
-    models = {folder.name: scores_of(folder) for folder in args.scores}
+    models, clips = common_scores({folder.name: recogs_of(folder) for folder in args.scores})
     copies = [name for name in NAMES if any(name in s for s in models.values())]
-    print("| copy | " + " | ".join(models) + " |\n| --- |" + " --- |" * len(models))
+    print(f"| copy ({clips} clips) | " + " | ".join(models) + " |\n| --- |" + " --- |" * len(models))
     for name in copies:
         cells = [f"{s[name]:.2%} ({s[name] / s['clean']:.2f})" if name in s else "-" for s in models.values()]
         print(f"| {name} | " + " | ".join(cells) + " |")

@@ -33,16 +33,26 @@ def test_main_writes_each_copy_with_a_manifest_drawn_from_the_seed(tmp_path):
     assert np.sqrt(np.mean(quiet ** 2)) / np.sqrt(np.mean(clean ** 2)) == pytest.approx(0.1, abs=0.005)  # -20 dB
 
 
-def test_the_table_has_a_column_per_model_with_each_copy_over_that_models_clean(tmp_path, capsys):
+def test_the_table_has_a_column_per_model_on_the_clips_all_have_each_copy_over_that_models_clean(tmp_path, capsys):
     import robustness_table
-    for model, scores in (("a", {"clean": 0.4, "reverb": 0.8}), ("b", {"clean": 0.2, "reverb": 0.3, "telephone": 0.5})):
-        for copy, wer in scores.items():
-            (tmp_path / model / copy).mkdir(parents=True)
-            (tmp_path / model / copy / "wer.json").write_text(json.dumps({"wer": wer, "cer": wer / 2}))
+
+    from asr import metrics
+    ref = "a b c d e f g h i j".split()
+    said = lambda errors: " ".join(["x"] * errors + ref[errors:])  # noqa: E731
+    # errors in each clip's 10 words; b scored u0 alone (a peer on a subset)
+    errors = {"a": {"clean": {"u0": 4, "u1": 0}, "reverb": {"u0": 8, "u1": 8, "u2": 0}},
+              "b": {"clean": {"u0": 2}, "reverb": {"u0": 3}, "telephone": {"u0": 5}}}
+    for model, copies in errors.items():
+        for copy, clips in copies.items():
+            metrics.write_report(tmp_path / model / copy, list(clips), [" ".join(ref)] * len(clips),
+                                 [said(e) for e in clips.values()])
     assert robustness_table.main([str(tmp_path / "a"), str(tmp_path / "b")]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert lines[0] == "| copy | a | b |"
-    assert "| telephone | - | 50.00% (2.50) |" in lines and "| reverb | 80.00% (2.00) | 30.00% (1.50) |" in lines
+    assert lines[0] == "| copy (1 clips) | a | b |"
+    assert lines[2:] == ["| clean | 40.00% (1.00) | 20.00% (1.00) |", "| telephone | - | 50.00% (2.50) |",
+                         "| reverb | 80.00% (2.00) | 30.00% (1.50) |"]
+    assert robustness_table.main([str(tmp_path / "a")]) == 0  # u0 and u1: u2 has no clean
+    assert capsys.readouterr().out.splitlines()[2:] == ["| clean | 20.00% (1.00) |", "| reverb | 80.00% (4.00) |"]
     (tmp_path / "c").mkdir()
     with pytest.raises(SystemExit, match="no clean"):
         robustness_table.main([str(tmp_path / "c")])
