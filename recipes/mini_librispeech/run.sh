@@ -5,12 +5,13 @@
 #   bash recipes/mini_librispeech/run.sh prepare lm english       # only these (stages run in this file's order)
 #
 #   prepare         manifests: train (train-clean-5 less speakers 1737 and 7312), valid (those two), dev (dev-clean-2)
-#   lm              LM text (never dev-clean-2): the word 3-gram of the character models, and the books 3-gram of the
-#                   default model over LibriSpeech's word list (lm_vocab.py)
+#   lm              LM text (never dev-clean-2): the word 3-gram of the character models, the books 3-gram over
+#                   LibriSpeech's word list (lm_vocab.py), and with GUTENBERG_RAW the default model's: the same with
+#                   942 Project Gutenberg e-texts (gutenberg.md)
 #   english         the character model: three training runs, token priors, decoding tuned on valid -> $EXP/english
 #   english_stream  the streaming model: one training run, priors, decoding tuned on valid -> $EXP/english_stream
 #   english_phones  the default model: the two phone networks trained on a GPU (gpu/README.md; GPU_OUT holds their
-#                   run folders G and C) as an ensemble, the books LM mixed with pocketsphinx's, the dictionary's
+#                   run folders G and C) as an ensemble, the Gutenberg LM mixed with pocketsphinx's, the dictionary's
 #                   missing words pronounced by g2p_en (pip install g2p_en), priors, decoding tuned on valid, the
 #                   input level of the training clips -> $EXP/english_phones
 #   augment         the default model's main network fine-tuned on corrupted speech (augment.toml: noise, babble,
@@ -22,7 +23,7 @@
 #
 # Training stages resume from their latest checkpoint; run a stage again to continue it. Environment: DATA
 # (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech), GPU_OUT (english_phones),
-# GUTENBERG_RAW (lm: also the Project Gutenberg LM, gutenberg.md),
+# GUTENBERG_RAW (lm, english_phones: the Project Gutenberg e-texts, gutenberg.md),
 # MAX_MINUTES (stop training with a checkpoint after this long). Experiments around these stages (ablations,
 # other runs, other beams; RESULTS.md's second table) are in experiments.sh.
 set -euo pipefail
@@ -66,7 +67,7 @@ if stage lm; then
   asr lm "$EXP"/lm/{librispeech,ljspeech,books}.txt --order 3 --prune 0 1 1 --vocab "$EXP/lm/books-vocab.txt" \
     --out "$BOOKS_LM"
   if [ -n "${GUTENBERG_RAW:-}" ]; then
-    # the candidate of issue 29 (RESULTS.md, "Language model"; not shipped): + 942 Project Gutenberg e-texts
+    # the default model's LM (RESULTS.md, "Language model"): + 942 Project Gutenberg e-texts
     # (gutenberg.md; GUTENBERG_RAW: a checkout of rcdm-uga/Gutenberg_Text), filtered against dev-clean-2 and
     # LJ Speech, the same vocabulary, pruned to 1.0 M n-grams (23 minutes, 9.7 GB)
     python $R/gutenberg_text.py $R/gutenberg.tsv "$GUTENBERG_RAW" "$(dirname "$DATA")" "$EXP/lm"
@@ -98,18 +99,18 @@ if stage english_phones; then
   rm -rf "$E" && cp -r "$EXP/phone_gpu_G/best" "$E" && mkdir "$E/run-C"
   cp "$EXP/phone_gpu_C/best"/{config.json,tokens.txt,model.npz} "$E/run-C/"
   echo '{"weight": 0.65, "members": [{"dir": "run-C", "weight": 0.35}]}' > "$E/ensemble.json"
-  cp "$BOOKS_LM" "$E/lm.arpa.gz"
+  [ -f "$GUTENBERG_LM" ] || { echo "$GUTENBERG_LM: missing; run the lm stage with GUTENBERG_RAW (gutenberg.md)" >&2; exit 1; }
+  cp "$GUTENBERG_LM" "$E/lm.arpa.gz"
   python $R/g2p_lexicon.py asr/models/english-phones/pronunciations.txt.gz "$E/lm.arpa.gz" \
     --out "$E/pronunciations.txt.gz"  # CMUdict's, and g2p_en's for the LM words it lacks (marked "# g2p")
   python $R/mix_lm.py "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$E/lm.json" \
     --weights 0.35 0.5 0.65 0.8  # + pocketsphinx's LM
   python $R/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
-  # width 64: the books LM alone (the fallback without pocketsphinx), then the mix
-  # (small grids around the settings tuned for the earlier LM: 1.2 / 2 / 0.6 alone, 0.8 / 1 / 0.8 mixed)
+  # width 64: the LM alone (the fallback without pocketsphinx), then the mix
   python $R/tune_decoding.py "$E" "$E/lm.arpa.gz" "$EXP/data/valid.jsonl" --out "$E.tune" --lm-words-only \
-    --beam 64 --weights 1.0 1.2 --bonuses 2 --prior-scales 0.6
+    --beam 64 --weights 0.8 1.0 1.2 --bonuses 2 3 --prior-scales 0.6
   python $R/tune_decoding.py "$E" "$E/lm.json" "$EXP/data/valid.jsonl" --out "$E.tune_mix" --lm-words-only \
-    --beam 64 --weights 0.8 1.0 --bonuses 1 2 --prior-scales 0.8 --fallback "$E.tune/decoding.json"
+    --beam 64 --weights 0.8 1.0 1.2 --bonuses 1 2 3 --prior-scales 0.8 --fallback "$E.tune/decoding.json"
   cp "$E.tune_mix/decoding.json" "$E/"
   # each input brought to the training clips' median active level (input_level.py prints it: -24.0 dBFS)
   python $R/input_level.py "$EXP/data/train.jsonl"
