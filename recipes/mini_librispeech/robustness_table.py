@@ -69,7 +69,7 @@ def main(argv=None) -> int:
             ax.bar(x, [100 * s.get(name, np.nan) for name in copies], width, label=model)
         ax.set_xticks(np.arange(len(copies)), copies, rotation=30, ha="right")
         ax.set_ylabel("WER, %")
-        ax.set_title("every 4th dev-clean-2 utterance, corrupted")
+        ax.set_title(f"{clips} dev-clean-2 clips (every 4th utterance or a subset of those), corrupted")
         ax.legend(fontsize=8)
         fig.tight_layout()
         fig.savefig(args.png, dpi=100)
