@@ -158,6 +158,10 @@ def main() -> None:
     parser.add_argument("out_dir", type=Path)
     args = parser.parse_args()
     rows = read_list(args.list)
+    missing = [row["file"] for row in rows if not (args.raw_dir / row["file"]).is_file()]
+    if missing:
+        raise SystemExit(f"{args.raw_dir}: {len(missing)} of the {len(rows)} e-texts {args.list.name} names are "
+                         f"missing, e.g. {missing[0]} (gutenberg.md says where they come from)")
     dev = Overlap(dev_clean_2(args.data_dir / "librispeech-mini" / "dev-clean-2"))
     lj = Overlap(ljspeech(args.data_dir / "ljspeech" / "metadata.csv")[0])
     seen = {hash(s) for s in books(args.data_dir / "books")[0] if s.count(" ") >= 5}
