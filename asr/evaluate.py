@@ -37,6 +37,38 @@ def stream_text(transcriber, samples: np.ndarray) -> str:
     return " ".join(e.text for e in events + stream.finish() if e.type == "final" and e.text)
 
 
+def score_clips(manifest, utterances, rate: int, transcribe, out_dir, desc: str) -> tuple[metrics.Scores, dict]:
+    """Transcribe the audio of each of `utterances` (of `manifest`) with `transcribe(samples, index) -> (text, the
+    samples it heard)`, index counting the clips read, and write recogs.txt, errs.txt and wer.json to out_dir; a
+    clip that cannot be read is reported and left out. Returns (scores, summary): the scores, clips skipped, audio
+    seconds heard, decoding seconds, the real-time factor (wall clock) and cpu_rtf (this process's CPU time over the
+    audio time, which a shared machine's other work does not inflate)."""
+    ids, refs, hyps, skipped = [], [], [], 0
+    audio_s = decode_s = cpu_s = 0.0
+    bar = tqdm(utterances, desc=desc, unit="clip", disable=None)  # on a terminal only
+    for utt in bar:
+        try:
+            samples = load_audio(utt.audio, rate)
+        except AudioError as e:
+            bar.write(f"warning: skipped {e}", file=sys.stderr)
+            skipped += 1
+            continue
+        started, started_cpu = time.perf_counter(), time.process_time()
+        text, heard = transcribe(samples, len(ids))
+        decode_s += time.perf_counter() - started
+        cpu_s += time.process_time() - started_cpu
+        audio_s += len(heard) / rate
+        ids.append(utt.id)
+        refs.append(utt.text)
+        hyps.append(text)
+    if not ids:
+        raise ValueError(f"{manifest}: no utterance could be scored ({skipped} unreadable)")
+    scores = metrics.write_report(out_dir, ids, refs, hyps)
+    return scores, {**scores.as_dict(), "skipped": skipped, "audio_s": round(audio_s, 2),
+                    "decode_s": round(decode_s, 2), "rtf": round(decode_s / max(audio_s, 1e-9), 4),
+                    "cpu_rtf": round(cpu_s / max(audio_s, 1e-9), 4)}
+
+
 def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = None, log=print,
              pad_s: float = 0.0, streaming: bool = False) -> dict:
     """Transcribe every clip of `manifest` and write recogs.txt, errs.txt, wer.json and summary.json to out_dir.
@@ -46,31 +78,15 @@ def evaluate(transcriber: Transcriber, manifest, out_dir, limit: int | None = No
     A clip that cannot be read is reported and left out of the score (the summary counts them).
     Returns the summary: scores, real-time factor, model, decoding settings.
     """
-    utterances = read_manifest(manifest)[:limit]
-    ids, refs, hyps, skipped = [], [], [], []
-    audio_s = decode_s = 0.0
-    bar = tqdm(utterances, desc=f"evaluate {Path(manifest).name}", unit="clip", disable=None)  # on a terminal only
-    for utt in bar:
-        try:
-            samples = load_audio(utt.audio, transcriber.sample_rate_hz)
-        except AudioError as e:
-            bar.write(f"warning: skipped {e}", file=sys.stderr)
-            skipped.append(utt.id)
-            continue
-        samples = with_quiet(samples, pad_s, transcriber.sample_rate_hz, seed=len(ids))
-        started = time.perf_counter()
-        text = stream_text(transcriber, samples) if streaming else transcriber.transcribe(samples).text
-        decode_s += time.perf_counter() - started
-        audio_s += len(samples) / transcriber.sample_rate_hz
-        ids.append(utt.id)
-        refs.append(utt.text)
-        hyps.append(text)
-    if not ids:
-        raise ValueError(f"{manifest}: no utterance could be scored ({len(skipped)} unreadable)")
-    scores = metrics.write_report(out_dir, ids, refs, hyps)
-    summary = {**scores.as_dict(), "skipped": len(skipped), "audio_s": round(audio_s, 2),
-               "decode_s": round(decode_s, 2), "rtf": round(decode_s / max(audio_s, 1e-9), 4),
-               "model": str(transcriber.model_dir), "beam_width": transcriber.beam_width,
+    rate = transcriber.sample_rate_hz
+
+    def transcribe(samples: np.ndarray, index: int) -> tuple[str, np.ndarray]:
+        samples = with_quiet(samples, pad_s, rate, seed=index)
+        return (stream_text(transcriber, samples) if streaming else transcriber.transcribe(samples).text), samples
+
+    scores, summary = score_clips(manifest, read_manifest(manifest)[:limit], rate, transcribe, out_dir,
+                                  f"evaluate {Path(manifest).name}")
+    summary = {**summary, "model": str(transcriber.model_dir), "beam_width": transcriber.beam_width,
                "lexicon_words": len(transcriber.lexicon.words) if transcriber.lexicon else None,
                "lm": str(transcriber.lm_path) if transcriber.lm_path else None,
                **({"lm_weight": transcriber.decoding.lm_weight, "word_bonus": transcriber.decoding.word_bonus,

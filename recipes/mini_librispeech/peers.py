@@ -15,14 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from asr import metrics
-from asr.audio.load import AudioError, load_audio
+from asr.evaluate import score_clips
 from asr.manifest import read_manifest
 
 RATE_HZ = 16000
@@ -89,31 +87,10 @@ def score_peer(transcribe, manifest, out_dir, every: int = 1, desc: str = "peer"
     rtf is wall-clock decoding time over audio time, cpu_rtf the process's CPU time over audio time (what a
     shared machine's other work does not inflate).
     """
-    utterances = read_manifest(manifest)[::every]
-    ids, refs, hyps, skipped = [], [], [], []
-    audio_s = decode_s = cpu_s = 0.0
-    bar = tqdm(utterances, desc=f"{desc} {Path(manifest).name}", unit="clip", disable=None)
-    for utt in bar:
-        try:
-            samples = load_audio(utt.audio, RATE_HZ)
-        except AudioError as e:
-            bar.write(f"warning: skipped {e}", file=sys.stderr)
-            skipped.append(utt.id)
-            continue
-        started, started_cpu = time.perf_counter(), time.process_time()
-        text = transcribe(samples)
-        decode_s += time.perf_counter() - started
-        cpu_s += time.process_time() - started_cpu
-        audio_s += len(samples) / RATE_HZ
-        ids.append(utt.id)
-        refs.append(utt.text)
-        hyps.append(text)
-    if not ids:
-        raise ValueError(f"{manifest}: no utterance could be scored ({len(skipped)} unreadable)")
-    scores = metrics.write_report(out_dir, ids, refs, hyps)
-    summary = {**scores.as_dict(), "skipped": len(skipped), "audio_s": round(audio_s, 2),
-               "decode_s": round(decode_s, 2), "rtf": round(decode_s / max(audio_s, 1e-9), 4),
-               "cpu_rtf": round(cpu_s / max(audio_s, 1e-9), 4), "manifest": str(manifest), "every": every}
+    scores, summary = score_clips(manifest, read_manifest(manifest)[::every], RATE_HZ,
+                                  lambda samples, _: (transcribe(samples), samples), out_dir,
+                                  f"{desc} {Path(manifest).name}")
+    summary = {**summary, "manifest": str(manifest), "every": every}
     return scores, summary
 
 
