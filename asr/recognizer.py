@@ -28,7 +28,7 @@ from asr.audio.load import (
 )
 from asr.audio.segment import SegmentConfig, has_sound, split_array, split_at_pauses
 from asr.decoding import tables
-from asr.decoding.ctc import Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
+from asr.decoding.ctc import TOKEN_PRUNE, Hypothesis, Lexicon, PrefixBeamSearch, Word, greedy_decode, timed_hypotheses
 from asr.decoding.fusion import Combined, Hotwords, LanguageModelScore, lm_lexicon
 from asr.decoding.phones import PhoneVocabulary
 from asr.decoding.text import Vocabulary
@@ -75,7 +75,7 @@ class DecodingConfig:
     # per frame the search extends a prefix only by the tokens whose log posterior (after the priors) is above this,
     # and the frame's best: higher is faster and less accurate (english-phones on valid: -8 searches 1.8 times
     # faster than -12, for 0.1-0.6 points, recipes/mini_librispeech/RESULTS.md)
-    token_prune: float = -12.0
+    token_prune: float = TOKEN_PRUNE
 
     @classmethod
     def of_model(cls, model_dir: Path | None, lm_weight: float | None = None, word_bonus: float | None = None,
@@ -99,7 +99,7 @@ class DecodingConfig:
         scale = saved.get("prior_scale", 0.0)
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise CheckpointError(f"{path}: prior_scale must be a number of at least 0, got {scale!r}")
-        prune = saved.get("token_prune", -12.0)
+        prune = saved.get("token_prune", TOKEN_PRUNE)
         if not isinstance(prune, (int, float)) or not math.isfinite(prune) or prune >= 0:
             raise CheckpointError(f"{path}: token_prune must be a negative number (a log posterior), got {prune!r}")
         given = {k: v for k, v in (("lm_weight", lm_weight), ("word_bonus", word_bonus),

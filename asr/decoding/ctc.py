@@ -190,8 +190,11 @@ def greedy_decode(log_probs, vocab: Vocabulary, frame_s: float) -> Hypothesis:
                       words=_words(log_probs, tokens, first, last, vocab, frame_s))
 
 
+TOKEN_PRUNE = -12.0  # per frame, tokens whose log posterior is below this are not tried (the best always is)
+
+
 def beam_search(log_probs, vocab: Vocabulary, frame_s: float, beam_width: int = 8,
-                token_prune: float = -12.0, nbest: int | None = None, lexicon: Lexicon | None = None,
+                token_prune: float = TOKEN_PRUNE, nbest: int | None = None, lexicon: Lexicon | None = None,
                 word_score: WordScore | None = None, partial_score: PartialScore | None = None) -> list[Hypothesis]:
     """CTC prefix beam search over `log_probs: [time, vocab]`: the n-best list, best first, at most `beam_width`
     (or `nbest`, when given: only those hypotheses are aligned for word timings).
@@ -218,7 +221,7 @@ def timed_hypotheses(hypotheses, log_probs, vocab: Vocabulary, frame_s: float) -
             for tokens, score in hypotheses]
 
 
-def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prune: float = -12.0,
+def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prune: float = TOKEN_PRUNE,
                        word_score: WordScore | None = None, blank_id: int = BLANK_ID,
                        lexicon: Lexicon | None = None,
                        partial_score: PartialScore | None = None) -> list[tuple[tuple[int, ...], float]]:
@@ -240,7 +243,7 @@ class PrefixBeamSearch:
     """prefix_beam_search frame by frame, for streams: `advance(frames)` as they come, `nbest()` at any time
     (it does not end the search). Fed the same frames in any chunks, it gives prefix_beam_search's result."""
 
-    def __init__(self, space_id: int, beam_width: int = 8, token_prune: float = -12.0,
+    def __init__(self, space_id: int, beam_width: int = 8, token_prune: float = TOKEN_PRUNE,
                  word_score: WordScore | None = None, blank_id: int = BLANK_ID, lexicon: Lexicon | None = None,
                  partial_score: PartialScore | None = None):
         if beam_width < 1:

@@ -28,7 +28,7 @@ from collections import Counter
 from collections.abc import Iterable
 from pathlib import Path
 
-from lm_text import books, ljspeech, paragraph_sentences
+from lm_text import books, librispeech, ljspeech, paragraph_sentences
 
 from asr.decoding.text import normalize
 
@@ -102,13 +102,6 @@ class Overlap:
         return [i for i, count in hits.items() if 2 * count >= self.sizes[i]]
 
 
-def dev_clean_2(split_dir: Path) -> list[str]:
-    transcripts = sorted(split_dir.glob("*/*/*.trans.txt"))
-    if not transcripts:
-        raise SystemExit(f"{split_dir}: no */*/*.trans.txt found")
-    return [line.partition(" ")[2] for t in transcripts for line in t.read_text(encoding="utf-8").splitlines()]
-
-
 def read_list(path: Path) -> list[dict[str, str]]:
     with open(path, encoding="utf-8", newline="") as f:
         return list(csv.DictReader(f, delimiter="\t", quoting=csv.QUOTE_NONE))
@@ -162,7 +155,8 @@ def main() -> None:
     if missing:
         raise SystemExit(f"{args.raw_dir}: {len(missing)} of the {len(rows)} e-texts {args.list.name} names are "
                          f"missing, e.g. {missing[0]} (gutenberg.md says where they come from)")
-    dev = Overlap(dev_clean_2(args.data_dir / "librispeech-mini" / "dev-clean-2"))
+    dev = Overlap(s for spoken in librispeech(args.data_dir / "librispeech-mini" / "dev-clean-2").values()
+                  for s in spoken)
     lj = Overlap(ljspeech(args.data_dir / "ljspeech" / "metadata.csv")[0])
     seen = {hash(s) for s in books(args.data_dir / "books")[0] if s.count(" ") >= 5}
     kept: dict[int, list[str]] = {}

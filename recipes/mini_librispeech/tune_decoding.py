@@ -23,7 +23,7 @@ from tqdm import tqdm
 
 from asr import metrics
 from asr.audio.load import load_audio
-from asr.decoding.ctc import beam_search
+from asr.decoding.ctc import TOKEN_PRUNE, beam_search
 from asr.decoding.fusion import LanguageModelScore, homophones_of, lm_lexicon
 from asr.decoding.mixlm import load_lm
 from asr.manifest import read_manifest
@@ -43,7 +43,7 @@ def main(argv=None) -> int:
     parser.add_argument("--bonuses", type=float, nargs="+", default=[0.0, 1.0, 2.0, 3.0])
     parser.add_argument("--prior-scales", type=float, nargs="+", default=[0.0],
                         help="powers of the token priors to divide out (0: none)")
-    parser.add_argument("--token-prunes", type=float, nargs="+", default=[-12.0],
+    parser.add_argument("--token-prunes", type=float, nargs="+", default=[TOKEN_PRUNE],
                         help="log posteriors below which a frame's tokens are not tried (the frame's best always is)")
     parser.add_argument("--lm-words-only", action="store_true",
                         help="constrain the beam to words of the LM's vocabulary (a lexicon)")
@@ -88,7 +88,7 @@ def main(argv=None) -> int:
     decoding = {"beam_width": args.beam, "lm_weight": best["lm_weight"], "word_bonus": best["word_bonus"],
                 "lm_words_only": args.lm_words_only, **({"prior_scale": best["prior_scale"]} if best["prior_scale"]
                                                         else {}),
-                **({"token_prune": best["token_prune"]} if best["token_prune"] != -12.0 else {})}
+                **({"token_prune": best["token_prune"]} if best["token_prune"] != TOKEN_PRUNE else {})}
     if args.fallback:
         plain = json.loads(args.fallback.read_text())
         decoding["per_lm"] = {LM_FILE: {**{k: plain[k] for k in ("beam_width", "lm_weight", "word_bonus")},
