@@ -310,7 +310,8 @@ class Recognizer:
         return PrefixBeamSearch(self.vocab.space_id, beam_width or self.beam_width, self.decoding.token_prune,
                                 word_score=scorer.word_score if scorer else None, blank_id=self.vocab.blank_id,
                                 lexicon=self.lexicon,
-                                partial_score=self.hotwords.partial_score if self.hotwords else None)
+                                partial_score=self.hotwords.partial_score if self.hotwords else None,
+                                word_score_max=scorer.max_score if scorer else math.inf)
 
 
 class UtteranceDecoder:

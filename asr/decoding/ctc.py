@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import heapq
 import math
+from bisect import bisect_right
 from dataclasses import dataclass, replace
 from operator import itemgetter
 from typing import Callable
@@ -241,23 +242,30 @@ def prefix_beam_search(log_probs, space_id: int, beam_width: int = 8, token_prun
 
 class PrefixBeamSearch:
     """prefix_beam_search frame by frame, for streams: `advance(frames)` as they come, `nbest()` at any time
-    (it does not end the search). Fed the same frames in any chunks, it gives prefix_beam_search's result."""
+    (it does not end the search). Fed the same frames in any chunks, it gives prefix_beam_search's result.
+
+    Extensions that cannot reach the beam are not made (see `_extend`), with the same result. `word_score_max`,
+    where known, bounds every `word_score` from above (a language model's: its word bonus, since its log
+    probabilities are at most 0), so that word ends can be skipped too.
+    """
 
     def __init__(self, space_id: int, beam_width: int = 8, token_prune: float = TOKEN_PRUNE,
                  word_score: WordScore | None = None, blank_id: int = BLANK_ID, lexicon: Lexicon | None = None,
-                 partial_score: PartialScore | None = None):
+                 partial_score: PartialScore | None = None, word_score_max: float = math.inf):
         if beam_width < 1:
             raise ValueError(f"beam_width must be at least 1, got {beam_width}")
         self.space_id, self.beam_width, self.token_prune, self.blank_id = space_id, beam_width, token_prune, blank_id
         self.word_score, self.lexicon, self.partial_score = word_score, lexicon, partial_score
+        self.word_score_max = word_score_max
         self.prefixes = _Prefixes(space_id)
         self.beams: dict[int, tuple[float, float]] = {self.prefixes.EMPTY: (0.0, NEG_INF)}
 
     def advance(self, log_probs) -> None:
-        for frame in _check_log_probs(log_probs):
-            candidates = _candidates(frame, self.token_prune, self.blank_id)
+        log_probs = _check_log_probs(log_probs)
+        for frame, candidates in zip(log_probs, _candidates(log_probs, self.token_prune, self.blank_id)):
             self.beams = _prune(_extend(self.beams, self.prefixes, frame.tolist(), candidates, self.space_id,
-                                        self.word_score, self.blank_id, self.lexicon, self.partial_score),
+                                        self.word_score, self.blank_id, self.lexicon, self.partial_score,
+                                        self.beam_width, self.word_score_max),
                                 self.beam_width, self.prefixes)
 
     def best_so_far(self) -> tuple[int, ...]:
@@ -299,6 +307,7 @@ class _Prefixes:
         self.children: dict[tuple[int, int], int] = {}  # (prefix id, token) -> id of the extended prefix
         self.end_of_word: dict[int, float] = {}  # _end_of_word's bonus per prefix id, for this search's scorers
         self._kept: dict[int, tuple[int, ...]] = {}  # tokens(prefix, keep=True)
+        self.allowed: dict[int, frozenset[int]] = {}  # the lexicon's next tokens per prefix id (see _extend)
 
     def extend(self, prefix: int, token: int) -> int:
         """Id of `prefix` followed by `token`."""
@@ -337,10 +346,12 @@ class _Prefixes:
         return tokens
 
 
-def _candidates(frame: np.ndarray, token_prune: float, blank_id: int) -> list[int]:
-    """Non-blank token ids to expand in one frame `[vocab]`: those above `token_prune`, plus the frame's best."""
-    keep = set(np.flatnonzero(frame > token_prune).tolist()) | {int(frame.argmax())}
-    return sorted(keep - {blank_id})
+def _candidates(log_probs: np.ndarray, token_prune: float, blank_id: int) -> list[list[int]]:
+    """Per frame of `log_probs: [time, vocab]`, the non-blank token ids to expand: those above `token_prune`,
+    and the frame's best; likeliest first (ties by id)."""
+    order = np.argsort(-log_probs, axis=1, kind="stable")
+    counts = np.maximum((log_probs > token_prune).sum(axis=1), 1)  # the best is first in its row
+    return [[c for c in row[:n] if c != blank_id] for row, n in zip(order.tolist(), counts.tolist())]
 
 
 def _end_of_word(prefixes: _Prefixes, prefix: int, word_score: WordScore | None,
@@ -362,26 +373,64 @@ def _end_of_word(prefixes: _Prefixes, prefix: int, word_score: WordScore | None,
 
 def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: list[int], space_id: int,
             word_score: WordScore | None, blank_id: int, lexicon: Lexicon | None = None,
-            partial_score: PartialScore | None = None) -> dict:
+            partial_score: PartialScore | None = None, beam_width: int | None = None,
+            word_score_max: float = math.inf) -> dict:
     """One frame `[vocab]` of prefix beam search: `{prefix id: (log p_blank, log p_token)}` -> the next frame's.
 
-    Python floats throughout: this inner loop runs beams x candidates times per frame. A prefix met for the first
-    time in a frame gets its probability as is, without a log-add with zero. An extension the search has not made
-    before is keyed by its (prefix id, token) pair, and gets an id only if it survives the pruning: most do not.
+    `candidates` come likeliest first (and `beams` best first, as `_prune` leaves them, so that the floor below
+    rises early). Python floats throughout: this inner loop runs beams x candidates times per frame. A prefix met for the first time in a frame gets its probability as is, without a
+    log-add with zero. An extension the search has not made before is keyed by its (prefix id, token) pair, and
+    gets an id only if it survives the pruning: most do not.
+
+    With `beam_width`, extensions that cannot be among the `beam_width` best are not made, so the result is the
+    same with less work. A floor holds the `beam_width`-th best of lower bounds on distinct prefixes: each
+    prefix of the beam keeps at least its probability times the frame's blank, and a new prefix (one parent, so
+    one extension) has its probability once made. It rises as the new prefixes come. A new prefix below it is
+    skipped; so is the tail of a prefix's candidates that lies below it, except for what adds to a prefix of
+    the beam (the repeat of the last token, a child in the beam) and a word's end, whose bonus (at most
+    `word_score_max`) may lift it.
     """
     out: dict[int, list[float]] = {}
     scored = word_score is not None or partial_score is not None
-    p_blank_frame, children = frame[blank_id], prefixes.children
-    for prefix, (p_blank, p_token) in beams.items():
-        p_total = _logaddexp(p_blank, p_token)
+    p_blank_frame, children, allowed_of, lasts = frame[blank_id], prefixes.children, prefixes.allowed, prefixes._last
+    pruning = beam_width is not None and partial_score is None
+    floor, lower = NEG_INF, []
+    space_slack = max(word_score_max, 0.0) if word_score is not None else 0.0
+    totals = [_logaddexp(p_b, p_t) for p_b, p_t in beams.values()]
+    if pruning:
+        lower = [total + p_blank_frame for total in heapq.nlargest(beam_width, totals)]
+        lower.reverse()  # ascending: a min-heap
+        if len(lower) == beam_width:
+            floor = lower[0]
+        descending = [-frame[c] for c in candidates]  # ascending, for bisect
+        position = {c: i for i, c in enumerate(candidates)}
+        in_beam = _children_in_beam(beams, prefixes)
+        space_at = position.get(space_id, -1)
+    for (prefix, (p_blank, p_token)), p_total in zip(beams.items(), totals):
         same = out.get(prefix)
         if same is None:
             same = out[prefix] = [p_total + p_blank_frame, NEG_INF]
         else:
             same[0] = _logaddexp(same[0], p_total + p_blank_frame)
-        last = prefixes.last(prefix)
-        allowed = lexicon.next_tokens(prefixes.word(prefix)) if lexicon is not None else None
-        for c in candidates:
+        last = lasts[prefix]
+        tried = candidates
+        if pruning:
+            n = bisect_right(descending, p_total - floor)  # the candidates c with p_total + frame[c] >= floor
+            if n < len(candidates):
+                tried = candidates[:n]
+                kin = in_beam.get(prefix, ())
+                if position.get(last, -1) >= n:
+                    tried.append(last)
+                tried += [c for c in kin if c != last and position.get(c, -1) >= n]
+                if space_at >= n and space_id != last and space_id not in kin and \
+                        p_total + frame[space_id] + space_slack >= floor:
+                    tried.append(space_id)
+        allowed = None
+        if lexicon is not None:
+            allowed = allowed_of.get(prefix)
+            if allowed is None:
+                allowed = allowed_of[prefix] = lexicon.next_tokens(prefixes.word(prefix))
+        for c in tried:
             if c == last:
                 same[1] = _logaddexp(same[1], p_token + frame[c])  # repeat merges into the same token
                 p_new = p_blank + frame[c]  # a new repeat of the token needs a blank before it
@@ -398,10 +447,36 @@ def _extend(beams: dict, prefixes: _Prefixes, frame: list[float], candidates: li
             key = (prefix, c)
             child = children.get(key, key)  # the pair stands for an extension not seen before (see _prune)
             extended = out.get(child)
-            if extended is None:
-                out[child] = [NEG_INF, p_new]
-            else:
+            if extended is not None:
                 extended[1] = _logaddexp(extended[1], p_new)
+            elif type(child) is tuple or child not in beams:  # a new prefix, whose probability this is
+                if p_new < floor:
+                    continue
+                out[child] = [NEG_INF, p_new]
+                if pruning:
+                    if len(lower) < beam_width:
+                        heapq.heappush(lower, p_new)
+                        if len(lower) == beam_width:
+                            floor = lower[0]
+                    elif p_new > floor:
+                        heapq.heapreplace(lower, p_new)
+                        floor = lower[0]
+            else:  # a prefix of the beam, met before its own turn
+                out[child] = [NEG_INF, p_new]
+    return out
+
+
+def _children_in_beam(beams: dict, prefixes: _Prefixes) -> dict[int, list[int]]:
+    """{prefix id: the tokens that extend it to another prefix of the beam}."""
+    out: dict[int, list[int]] = {}
+    parents, lasts = prefixes._parent, prefixes._last
+    for prefix in beams:
+        parent = parents[prefix]
+        if parent in beams:
+            if parent in out:
+                out[parent].append(lasts[prefix])
+            else:
+                out[parent] = [lasts[prefix]]
     return out
 
 

@@ -46,6 +46,11 @@ class Hotwords:
     def word_score(self, tokens: tuple[int, ...]) -> float:
         return self.boosts.get(_last_word(tokens, self._space_id), 0.0)
 
+    @property
+    def max_score(self) -> float:
+        """The largest word score there is."""
+        return max([0.0, *self.boosts.values()])
+
     def partial_score(self, word: tuple[int, ...]) -> float:
         return self._partial.get(word, 0.0)
 
@@ -75,6 +80,11 @@ class LanguageModelScore:
     def word_score(self, tokens: tuple[int, ...]) -> float:
         return self._score(self._spell(tokens))
 
+    @property
+    def max_score(self) -> float:
+        """The largest word score there is: the bonus, since a probability is at most 1 (see `_score`)."""
+        return self.word_bonus if self.weight >= 0 else math.inf
+
     def _spell(self, tokens: tuple[int, ...]) -> tuple[str, ...]:
         """The words of `tokens` as text, kept: a search asks about prefixes that extend one it asked about by a
         word, so only the last word is decoded (slicing and hashing the tuples runs in C; decoding in Python)."""
@@ -101,6 +111,7 @@ class LanguageModelScore:
             state = self._state(history)
             candidates = self.homophones.get(spelled[-1], (spelled[-1],)) if self.homophones else (spelled[-1],)
             log10_p, word = max((self.lm.score(state, w)[0], w) for w in candidates)
+            log10_p = min(log10_p, 0.0)  # float16 tables can round a probability of nearly 1 past it
             self._scores[spelled] = self.weight * log10_p * LOG_10 + self.word_bonus
             self._words[spelled] = history + (word,)
         return self._scores[spelled]
@@ -146,6 +157,11 @@ class Combined:
 
     def word_score(self, tokens: tuple[int, ...]) -> float:
         return sum(s.word_score(tokens) for s in self.scorers)
+
+    @property
+    def max_score(self) -> float:
+        """The largest word score there is (unbounded where a scorer does not say)."""
+        return sum(getattr(s, "max_score", math.inf) for s in self.scorers)
 
     def partial_score(self, word: tuple[int, ...]) -> float:
         return sum(s.partial_score(word) for s in self.scorers if hasattr(s, "partial_score"))

@@ -346,3 +346,33 @@ def test_a_lexicon_search_ending_inside_every_word_keeps_the_words_before_it():
                         [A, B, SPACE])  # the last frame may also hold the space: "ab" ends a word there
     assert [VOCAB.decode(t).strip() for t, _ in prefix_beam_search(some, SPACE, 4,
                                                                    lexicon=Lexicon(["ab", "ba"], VOCAB))] == ["ab"]
+
+
+@pytest.mark.parametrize("seed, with_lexicon", [(0, False), (1, True), (2, True)])
+def test_the_search_skips_only_extensions_that_cannot_reach_the_beam(seed, with_lexicon, monkeypatch):
+    """The beam's floor (ctc._extend) leaves the n-best, word scores and a lexicon included, exactly as trying
+    every candidate of every prefix does, while it makes fewer extensions."""
+    from asr.decoding import ctc
+
+    rng = np.random.default_rng(seed)
+    logits = rng.normal(size=(60, VOCAB.size)) * 4
+    log_probs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+    bonus = 1.5
+    score = lambda tokens: bonus - (0.4 * len(tokens)) % 3  # noqa: E731  at most the bonus
+    lexicon = Lexicon(["a", "ab", "ba", "abc", "cab", "cc", "bad", "dab", "ca"], VOCAB) if with_lexicon else None
+    sizes = {"floor": [], "every": []}
+    extend = ctc._extend
+
+    def search(kind):
+        def counted(*args):
+            out = extend(*args) if kind == "floor" else extend(*args[:9])  # no beam_width: no floor
+            sizes[kind].append(len(out))
+            return out
+        monkeypatch.setattr(ctc, "_extend", counted)
+        s = PrefixBeamSearch(VOCAB.space_id, 8, token_prune=-30.0, word_score=score, lexicon=lexicon,
+                             word_score_max=bonus)
+        s.advance(log_probs)
+        return s.nbest()
+
+    assert search("floor") == search("every")
+    assert sum(sizes["floor"]) < sum(sizes["every"])

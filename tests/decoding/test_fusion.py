@@ -101,6 +101,19 @@ def test_language_model_score_is_weighted_natural_log_plus_bonus_and_cached():
     assert both.partial_score(tuple(VOCAB.encode("ca"))) == pytest.approx(2.0 * 2 / 3)
 
 
+def test_the_largest_word_score_bounds_every_word_score():
+    """max_score (what lets the beam skip word ends, asr.decoding.ctc._extend) is at least every score: a
+    probability rounded past 1 is read as 1; hotwords add their largest boost, a scorer without one makes it
+    unbounded."""
+    lm = FakeLM({("<s>", "the"): 0.002, ("the", "cat"): -1.0})  # 0.002: a float16 table's rounding of log10 1
+    score = LanguageModelScore(lm, VOCAB, weight=0.8, word_bonus=1.5)
+    assert score.max_score == 1.5 == score.word_score(tuple(VOCAB.encode("the")))
+    assert score.word_score(tuple(VOCAB.encode("the cat"))) < score.max_score
+    assert Combined(score, Hotwords({"cat": 2.0, "dog": -1.0}, VOCAB)).max_score == 3.5
+    assert Hotwords({"dog": -1.0}, VOCAB).max_score == 0.0  # a word that is no hotword scores 0
+    assert Combined(score, object()).max_score == math.inf
+
+
 def test_a_language_model_picks_the_likely_word():
     log_probs = cat_or_cut(0.55)
     lm = FakeLM({("<s>", "cat"): -1.0, ("<s>", "cut"): -4.0})
