@@ -59,20 +59,28 @@ def telephone(speech: np.ndarray, low_hz: float = 300, high_hz: float = 3400) ->
     return np.sign(y) * ((1 + mu) ** np.abs(y) - 1) / mu, 8000
 
 
-def reverb(speech: np.ndarray, rng: np.random.Generator, rt60_s=(0.3, 0.9),
-           size_m=((3, 8), (3, 6), (2.4, 3.5))) -> np.ndarray:
-    """The speech played in a simulated shoebox room (image method), RT60 drawn from `rt60_s` and each side from
-    `size_m`, source and microphone anywhere 0.5 m from the walls; the level kept."""
+def room_impulse_response(rng: np.random.Generator, rt60_s=(0.3, 0.9),
+                          size_m=((3, 8), (3, 6), (2.4, 3.5))) -> np.ndarray:
+    """The impulse response from a source to a microphone in a simulated shoebox room (image method): RT60 drawn
+    from `rt60_s`, each side from `size_m`, source and microphone anywhere 0.5 m from the walls."""
     import pyroomacoustics as pra
     rt60 = float(rng.uniform(*rt60_s))
     room_dim = [float(rng.uniform(*r)) for r in size_m]
     absorption, max_order = pra.inverse_sabine(rt60, room_dim)
     room = pra.ShoeBox(room_dim, fs=RATE_HZ, materials=pra.Material(absorption), max_order=min(max_order, 20))
     inside = lambda: [float(rng.uniform(0.5, d - 0.5)) for d in room_dim]  # noqa: E731
-    room.add_source(inside(), signal=speech)
+    room.add_source(inside())
     room.add_microphone(inside())
-    room.simulate()
-    out = room.mic_array.signals[0][:len(speech)]
+    room.compute_rir()
+    return np.asarray(room.rir[0][0], dtype=np.float64)
+
+
+def reverb(speech: np.ndarray, rng: np.random.Generator, rt60_s=(0.3, 0.9),
+           size_m=((3, 8), (3, 6), (2.4, 3.5)), rooms: list[np.ndarray] | None = None) -> np.ndarray:
+    """The speech played in a room, the level kept: a room simulated as `room_impulse_response` draws it, or
+    one of `rooms` (impulse responses made before, e.g. where pyroomacoustics is missing)."""
+    rir = rooms[int(rng.integers(len(rooms)))] if rooms else room_impulse_response(rng, rt60_s, size_m)
+    out = signal.fftconvolve(speech, rir)[:len(speech)]
     return out * np.sqrt(np.mean(speech ** 2) / (np.mean(out ** 2) + 1e-12))
 
 
@@ -89,21 +97,22 @@ TRAIN_GAIN_DB = (-30.0, 20.0)
 
 
 def corrupt_randomly(speech: np.ndarray, others: list[np.ndarray], rng: np.random.Generator,
-                     kinds=KINDS) -> tuple[np.ndarray, str]:
+                     kinds=KINDS, rooms: list[np.ndarray] | None = None) -> tuple[np.ndarray, str]:
     """One corrupted version of `speech` for training: a kind drawn from `kinds`, its settings drawn from the
-    training ranges. `others`: utterances of other speakers (babble). Returns (samples at RATE_HZ, kind)."""
+    training ranges. `others`: utterances of other speakers (babble); `rooms`: impulse responses to draw from
+    instead of simulating each room (`training_rooms`). Returns (samples at RATE_HZ, kind)."""
     kind = kinds[int(rng.integers(len(kinds)))]
     if kind == "babble" and len(others) < 3:
         kind = "noise"
     if kind in ("noise", "reverb+noise"):
-        base = reverb(speech, rng, TRAIN_RT60_S, TRAIN_ROOM_M) if kind == "reverb+noise" else speech
+        base = reverb(speech, rng, TRAIN_RT60_S, TRAIN_ROOM_M, rooms) if kind == "reverb+noise" else speech
         noise = coloured_noise(len(speech), float(rng.uniform(0, 2)), rng)
         out = at_snr(base, noise, float(rng.uniform(*TRAIN_SNR_DB)))
     elif kind == "babble":
         talkers = int(rng.integers(3, min(7, len(others)) + 1))
         out = at_snr(speech, babble(len(speech), others, rng, talkers), float(rng.uniform(*TRAIN_SNR_DB)))
     elif kind == "reverb":
-        out = reverb(speech, rng, TRAIN_RT60_S, TRAIN_ROOM_M)
+        out = reverb(speech, rng, TRAIN_RT60_S, TRAIN_ROOM_M, rooms)
     elif kind == "telephone":
         narrow, rate = telephone(speech, float(rng.uniform(200, 400)), float(rng.uniform(3000, 3600)))
         wide = resample(narrow.astype(np.float32), rate, RATE_HZ).astype(np.float64)[:len(speech)]
@@ -113,3 +122,15 @@ def corrupt_randomly(speech: np.ndarray, others: list[np.ndarray], rng: np.rando
     else:
         raise ValueError(f"unknown corruption {kind!r}: one of {', '.join(KINDS)}")
     return np.clip(out, -1, 1), kind
+
+
+def training_rooms(count: int, seed: int, floor_db: float = 60.0) -> list[np.ndarray]:
+    """`count` impulse responses of rooms drawn from the training ranges (generator seeded [seed]), each cut where
+    what is left of its energy falls `floor_db` below the whole: a bank for `corrupt_randomly(rooms=...)`."""
+    rng = np.random.default_rng([seed])
+    out = []
+    for _ in range(count):
+        rir = room_impulse_response(rng, TRAIN_RT60_S, TRAIN_ROOM_M)
+        left = np.cumsum((rir ** 2)[::-1])[::-1]  # energy from each sample to the end
+        out.append(rir[:max(1, int(np.count_nonzero(left > left[0] * 10 ** (-floor_db / 10))))])
+    return out

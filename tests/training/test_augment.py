@@ -52,6 +52,26 @@ def test_reverb_keeps_the_level_and_spreads_a_click_over_the_room_time():
     assert energy[100 + 1600] > 0.01 * energy[0]  # energy left 100 ms after the click: a room, not a delay
 
 
+def test_a_bank_of_rooms_stands_in_for_the_simulation(monkeypatch):
+    """training_rooms: impulse responses cut where 60 dB of their energy is spent; given as `rooms`, reverb and
+    corrupt_randomly draw one of them (a level-matched convolution) and simulate nothing."""
+    rooms = augment.training_rooms(3, seed=4)
+    whole = augment.room_impulse_response(np.random.default_rng([4]), augment.TRAIN_RT60_S, augment.TRAIN_ROOM_M)
+    first = rooms[0]  # the same room, cut
+    assert 1600 < len(first) < len(whole) and np.array_equal(first, whole[:len(first)])
+    assert np.sum(first ** 2) >= (1 - 1e-6) * np.sum(whole ** 2)
+    assert len({len(r) for r in rooms}) == 3  # three rooms
+
+    def no_simulation(*args):
+        raise AssertionError("simulated a room although a bank was given")
+    monkeypatch.setattr(augment, "room_impulse_response", no_simulation)
+    wet = augment.reverb(SPEECHLIKE, np.random.default_rng(0), rooms=rooms)
+    dry = [signal.fftconvolve(SPEECHLIKE, rir)[:len(SPEECHLIKE)] for rir in rooms]
+    assert any(np.allclose(wet, d * np.sqrt(np.mean(SPEECHLIKE ** 2) / np.mean(d ** 2))) for d in dry)
+    out, kind = augment.corrupt_randomly(SPEECHLIKE, [], np.random.default_rng(1), ("reverb",), rooms)
+    assert kind == "reverb" and out.shape == SPEECHLIKE.shape
+
+
 def test_gain_clips_at_full_scale_as_a_recorder_does():
     loud = augment.with_gain(SPEECHLIKE, 40.0)
     assert np.abs(loud).max() == 1.0 and np.mean(np.abs(loud) == 1.0) > 0.05

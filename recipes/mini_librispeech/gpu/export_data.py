@@ -3,9 +3,10 @@
 Writes OUT/utts.json (train and valid clips: id, audio path relative to an audio part, phone label ids), OUT/frontend
 .npz (the mel filterbank and the feature settings of asr/audio/features.py) and copies the clips' audio into
 OUT/audio0, OUT/audio1, ... of at most --part-mb each (a machine that takes a limited upload per call gets one
-part per call).
+part per call). With --rooms N, also OUT/rooms.npz: N simulated rooms' impulse responses for the corrupted
+copies (gpu/corrupt.py; the GPU machine has no pyroomacoustics).
 
-usage: python recipes/mini_librispeech/gpu/export_data.py exp/mini_librispeech/data OUT [--part-mb 60]
+usage: python recipes/mini_librispeech/gpu/export_data.py exp/mini_librispeech/data OUT [--part-mb 60] [--rooms 300]
 """
 from __future__ import annotations
 
@@ -15,13 +16,14 @@ import os
 import shutil
 from pathlib import Path
 
+import corrupt
 import numpy as np
 
-from asr.config import FeatureConfig
-from asr.training.data import encode_labels
 from asr.audio.features import fft_length, hop_samples, mel_filterbank, window_samples
-from asr.manifest import read_manifest
+from asr.config import FeatureConfig
 from asr.decoding.phones import vocabulary
+from asr.manifest import read_manifest
+from asr.training.data import encode_labels
 
 
 def main() -> None:
@@ -29,6 +31,8 @@ def main() -> None:
     parser.add_argument("manifests", type=Path, help="folder with train.jsonl and valid.jsonl (prepare.py)")
     parser.add_argument("out", type=Path)
     parser.add_argument("--part-mb", type=float, default=60.0)
+    parser.add_argument("--rooms", type=int, default=0, help="rooms for the corrupted copies (gpu/corrupt.py)")
+    parser.add_argument("--rooms-seed", type=int, default=11)
     args = parser.parse_args()
     vocab = vocabulary("phones")
     cfg = FeatureConfig()
@@ -52,6 +56,9 @@ def main() -> None:
     (args.out / "utts.json").write_text(json.dumps({"space_id": vocab.space_id, "num_tokens": vocab.size,
                                                     "feature_config": cfg.__dict__, **utts}))
     print(f"{args.out}: {sum(map(len, (utts['train'], utts['valid'])))} clips in {part + 1} audio part(s)")
+    if args.rooms:
+        size = corrupt.write_rooms(args.out / corrupt.ROOMS_FILE, args.rooms, args.rooms_seed)
+        print(f"{args.out / corrupt.ROOMS_FILE}: {args.rooms} rooms, {size / 1e6:.1f} MB")
 
 
 if __name__ == "__main__":

@@ -12,10 +12,10 @@ import json
 import sys
 from pathlib import Path
 
-from asr.training import checkpoint
 from asr import config as config_lib
-from asr.training.keras_model import build_model, count_parameters
 from asr.decoding.phones import vocabulary
+from asr.training import checkpoint
+from asr.training.keras_model import build_model, count_parameters
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import layout  # noqa: E402

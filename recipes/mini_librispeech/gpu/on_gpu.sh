@@ -20,7 +20,10 @@ fi
 export PYTHONUNBUFFERED=1
 OUT=${OUT:-gpu_out}
 TRAIN=recipes/mini_librispeech/gpu/train_torch.py
-python3 "$TRAIN" features .gpu/data --audio ".gpu/data/audio$PART" --out "/tmp/asr-feats$PART.pt"
+# AUGMENT_COPIES=K: also K corrupted copies of each training clip (rooms from .gpu/data/rooms.npz); train with
+# --augmented to draw them
+python3 "$TRAIN" features .gpu/data --audio ".gpu/data/audio$PART" --out "/tmp/asr-feats$PART.pt" \
+  --augment-copies "${AUGMENT_COPIES:-0}"
 if [ $# -gt 0 ]; then
   FEATS=(/tmp/asr-feats*.pt)
   echo "training on ${#FEATS[@]} part(s): ${FEATS[*]}"

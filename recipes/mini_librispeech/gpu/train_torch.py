@@ -6,6 +6,7 @@ turns what it writes into an asr model directory; it runs on a CPU too (slowly).
 
 Two steps, so that audio too large for one upload can arrive in parts:
   python train_torch.py features DATA --audio DATA/audio0 --out feats0.pt      # decode + log-mel, per part
+      [--augment-copies 3]       # and corrupted copies of each training clip (corrupt.py; train with --augmented)
   python train_torch.py train DATA --features feats0.pt feats1.pt --out OUT --layers 3 --units 256 --minutes 7
 Training fits its epochs into --minutes: it times the first epoch and sets the cosine schedule's length so that
 the run ends in time. OUT gets run.json (the settings), train_log.jsonl (one line per epoch, as asr train writes
@@ -33,24 +34,32 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence, pad_se
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[3]))  # the repository: asr's modules without TensorFlow
+import corrupt  # noqa: E402
 import layout  # noqa: E402
+
 from asr.audio.load import AudioError, change_speed, load_audio  # noqa: E402
-from asr.training.batching import make_batches, min_ctc_frames  # noqa: E402
 from asr.config import TrainConfig  # noqa: E402
+from asr.training.batching import make_batches, min_ctc_frames  # noqa: E402
 
 SPEEDS = (0.9, 1.0, 1.1)
 
 
 # --- features -------------------------------------------------------------------------------------------------
 
+_BABBLE: list = []  # [(speaker, samples)] of this part's training clips, and the room bank: set before the
+_ROOMS: list = []  # workers fork, so that each has them
+
+
 def _decode(job):
-    """(path, sample rate, speeds) -> [audio at each speed], or the one-line error of an unreadable file."""
-    path, rate, speeds = job
+    """(path, sample rate, speeds, utterance id, training index, corrupted copies, seed) -> [audio at each
+    speed, then each corrupted copy (corrupt.py)], or the one-line error of an unreadable file."""
+    path, rate, speeds, utt_id, index, copies, seed = job
     try:
         audio = load_audio(path, rate)
     except AudioError as e:  # skipped, as asr.training.data.load_features skips it
         return str(e)
-    return [change_speed(audio, rate, s) for s in speeds]
+    versions = [change_speed(audio, rate, s) for s in speeds]
+    return versions + corrupt.corrupted_copies(audio, utt_id, index, copies, seed, _BABBLE, _ROOMS)
 
 
 class FrontEnd:
@@ -74,23 +83,34 @@ class FrontEnd:
 
 
 def compute_features(args) -> None:
-    """Log-mel features of every clip found under --audio, at each speed: {(id, speed): float16 [frames, mels]}."""
+    """Log-mel features of every clip found under --audio, at each speed: {(id, speed): float16 [frames, mels]};
+    with --augment-copies, also each training clip's corrupted copies: {(id, "augK"): ...}."""
     meta = json.loads((args.data / "utts.json").read_text())
-    clips = [(u[0], str(args.audio / u[1])) for split in ("train", "valid") for u in meta[split]
-             if (args.audio / u[1]).exists()]
+    clips = [(u[0], str(args.audio / u[1]), split, i)
+             for split in ("train", "valid") for i, u in enumerate(meta[split]) if (args.audio / u[1]).exists()]
     start, out = time.time(), {}
+    if args.augment_copies:
+        _ROOMS[:] = corrupt.read_rooms(args.rooms or args.data / corrupt.ROOMS_FILE)
+        train = [(utt_id, path) for utt_id, path, split, _ in clips if split == "train"]
+        picked = np.random.default_rng([args.augment_seed]).permutation(len(train))[:args.babble_pool]
+        _BABBLE[:] = [(corrupt.speaker(train[i][0]), load_audio(train[i][1], corrupt.RATE_HZ)) for i in picked]
+        print(f"{len(_ROOMS)} rooms, babble from {len(_BABBLE)} clips", flush=True)
+    keys = SPEEDS + tuple(f"aug{k}" for k in range(args.augment_copies))
     with Pool(args.workers) as pool:  # started before CUDA is: the workers are forked
         front = FrontEnd(args.data / "frontend.npz", "cuda" if torch.cuda.is_available() else "cpu")
-        jobs = [(path, front.rate, SPEEDS) for _, path in clips]
-        for (utt_id, _), result in zip(clips, pool.imap(_decode, jobs, chunksize=4)):
+        if args.augment_copies and front.rate != corrupt.RATE_HZ:
+            raise SystemExit(f"the front end runs at {front.rate} Hz, the corrupted copies at {corrupt.RATE_HZ} Hz")
+        jobs = [(path, front.rate, SPEEDS, utt_id, i, args.augment_copies if split == "train" else 0,
+                 args.augment_seed) for utt_id, path, split, i in clips]
+        for (utt_id, *_), result in zip(clips, pool.imap(_decode, jobs, chunksize=4)):
             if isinstance(result, str):
                 print(f"warning: skipped {result}", file=sys.stderr)
                 continue
-            for speed, audio in zip(SPEEDS, result):
-                out[(utt_id, speed)] = front(audio).half().cpu()
+            for key, audio in zip(keys, result):
+                out[(utt_id, key)] = front(audio).half().cpu()
     torch.save(out, args.out)
-    print(f"{args.audio}: {len(clips)} clips x {len(SPEEDS)} speeds -> {args.out} in {time.time() - start:.0f} s",
-          flush=True)
+    print(f"{args.audio}: {len(clips)} clips x {len(SPEEDS)} speeds, {args.augment_copies} corrupted copies of each "
+          f"training clip -> {args.out} in {time.time() - start:.0f} s", flush=True)
 
 
 # --- model ----------------------------------------------------------------------------------------------------
@@ -151,7 +171,8 @@ class Model(nn.Module):
 # --- data -----------------------------------------------------------------------------------------------------
 
 class Split:
-    """Features on the device, labels and lengths of one split; `versions[c]` lists clip c's utterances (speeds)."""
+    """Features on the device, labels and lengths of one split; `versions[c]` lists clip c's utterances (speeds,
+    corrupted copies)."""
 
     def __init__(self, utts, feats: dict, speeds, stack: int, device):
         self.features, self.labels, self.versions = [], [], []
@@ -281,7 +302,9 @@ def train(args) -> None:
             feats.update(torch.load(path))
         else:
             print(f"warning: {path}: missing, its clips are left out", flush=True)
-    train_split = Split(meta["train"], feats, SPEEDS, args.stack, device)
+    corrupted = sorted({key for _, key in feats if isinstance(key, str)}) if args.augmented else []
+    train_split = Split(meta["train"], feats, SPEEDS + tuple(corrupted), args.stack, device)
+    print(f"training versions of each clip: speeds {SPEEDS}, corrupted copies {corrupted or 'none'}", flush=True)
     hours = sum(len(feats[(u[0], 1.0)]) for u in meta["train"] if (u[0], 1.0) in feats) / 360000  # at speed 1
     valid_split = Split(meta["valid"], feats, (1.0,), args.stack, device)
     del feats
@@ -360,6 +383,10 @@ def main() -> None:
     f.add_argument("--audio", type=Path, required=True)
     f.add_argument("--out", type=Path, required=True)
     f.add_argument("--workers", type=int, default=max(1, (os.cpu_count() or 2) - 1))
+    f.add_argument("--augment-copies", type=int, default=0, help="corrupted copies of each training clip (corrupt.py)")
+    f.add_argument("--rooms", type=Path, default=None, help=f"the room bank (default: DATA/{corrupt.ROOMS_FILE})")
+    f.add_argument("--augment-seed", type=int, default=7)
+    f.add_argument("--babble-pool", type=int, default=64, help="training clips of the part that babble is made of")
     t = sub.add_parser("train")
     t.add_argument("data", type=Path)
     t.add_argument("--features", nargs="+", required=True)
@@ -376,6 +403,8 @@ def main() -> None:
     t.add_argument("--batch-frames", type=int, default=24000)
     t.add_argument("--max-batch", type=int, default=32)
     t.add_argument("--no-spec-augment", dest="spec_augment", action="store_false")
+    t.add_argument("--augmented", action="store_true",
+                   help="also draw each clip's corrupted copies (features --augment-copies), as one of its versions")
     asr_train = TrainConfig()  # SpecAugment: asr's train config, its names and defaults
     t.add_argument("--freq-masks", type=int, default=asr_train.freq_masks)
     t.add_argument("--freq-mask-width", type=int, default=asr_train.freq_mask_width)
