@@ -72,6 +72,9 @@ class DecodingConfig:
     # each input (a file, or a long file's segment) is scaled so that its active speech level is this many dBFS
     # before the front end (asr.audio.level), as loud as the training clips; None: as recorded
     level_dbfs: float | None = None
+    # the networks normalise each input's log-mel features by the input's own mean, not the training clips' (a
+    # band-limited channel, a room's colour or a noise floor shifts every frame alike; asr.transcribe.Transcriber)
+    utterance_mean: bool = False
     # per frame the search extends a prefix only by the tokens whose log posterior (after the priors) is above this,
     # and the frame's best: higher is faster and less accurate (english-phones on valid: -8 searches 1.8 times
     # faster than -12, for 0.1-0.6 points, recipes/mini_librispeech/RESULTS.md)

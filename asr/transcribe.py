@@ -60,7 +60,7 @@ class Transcriber(Recognizer):
         features = log_mel(samples, self.config.features)
         if len(features) == 0:  # shorter than one analysis window
             return np.zeros([0, self.vocab.size], np.float32)
-        return self.model(features)
+        return self.model(features, features.mean(axis=0) if self.decoding.utterance_mean else None)
 
 
 def load_model(name_or_dir: str | None = None, beam_width: int | None = None, use_lexicon: bool = True,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import inspect
 import statistics
 import subprocess
 import sys
@@ -24,7 +25,8 @@ from run import ENGLISH_SAMPLES, interleaved_seconds, load_clips, tile_to  # noq
 
 
 def search_class_at(rev: str):
-    """PrefixBeamSearch of asr/decoding/ctc.py at git revision `rev`, loaded as a module of its own."""
+    """PrefixBeamSearch of asr/decoding/ctc.py at git revision `rev`, loaded as a module of its own (a maker of
+    its searches that leaves out options it did not have yet)."""
     source = subprocess.run(["git", "show", f"{rev}:asr/decoding/ctc.py"], capture_output=True, text=True, check=True,
                             cwd=Path(__file__).resolve().parents[1]).stdout
     path = Path(tempfile.mkdtemp()) / "decode_at_rev.py"
@@ -33,7 +35,11 @@ def search_class_at(rev: str):
     module = importlib.util.module_from_spec(spec)
     sys.modules["decode_at_rev"] = module
     spec.loader.exec_module(module)
-    return module.PrefixBeamSearch
+    search, known = module.PrefixBeamSearch, inspect.signature(module.PrefixBeamSearch).parameters
+
+    def make(*args, **options):  # without the options this checkout's recognizer passes and that search lacks
+        return search(*args, **{k: v for k, v in options.items() if k in known})
+    return make
 
 
 def main() -> None:

@@ -116,6 +116,6 @@ class NumpyEnsemble:
         self.networks, self.shares = list(networks), list(weights)
         self.parameters = sum(network.parameters for network in self.networks)
 
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        return combine([network(features) for network in self.networks], self.shares)
+    def __call__(self, features: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+        return combine([network(features, mean) for network in self.networks], self.shares)
 

@@ -67,19 +67,21 @@ class NumpyAcousticModel:
             count = sum(1 for name in data.files if name != "names")
             return cls(cfg, [data[f"w{i:03d}"] for i in range(count)])
 
-    def __call__(self, features: np.ndarray) -> np.ndarray:
-        """features [frames, mels] float32 -> log-softmax [ceil(frames / stack_frames), tokens] float32."""
-        return self.step(features, self.initial_states())[0]
+    def __call__(self, features: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
+        """features [frames, mels] float32 -> log-softmax [ceil(frames / stack_frames), tokens] float32. `mean`
+        [mels] stands in for the training features' mean in the normalisation (the input's own mean: a channel's
+        constant tilt, a gain, taken out)."""
+        return self.step(features, self.initial_states(), mean)[0]
 
     def initial_states(self) -> tuple:
         """The zero state of every layer (of its forward direction)."""
         return tuple(initial_state(self.cell, self.units) for _ in self.layers)
 
-    def step(self, features: np.ndarray, states: tuple) -> tuple[np.ndarray, tuple]:
+    def step(self, features: np.ndarray, states: tuple, mean: np.ndarray | None = None) -> tuple[np.ndarray, tuple]:
         """(features [frames, mels], states) -> (log-softmax [ceil(frames / stack_frames), tokens], states after
         the last frame). A short last group of frames is padded with zeros after normalisation, as the Keras model
         pads a clip's end. A bidirectional layer's backward direction starts from zero at the last frame."""
-        x = (np.asarray(features, np.float32) - self.mean) / self.std
+        x = (np.asarray(features, np.float32) - (self.mean if mean is None else mean)) / self.std
         k = self.stack_frames
         if k > 1:
             x = np.pad(x, [[0, (-len(x)) % k], [0, 0]]).reshape(-1, x.shape[1] * k)

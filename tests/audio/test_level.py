@@ -44,3 +44,21 @@ def test_a_model_with_an_input_level_hears_a_quiet_recording_as_the_recorded_one
     np.testing.assert_allclose(leveled.hear(quiet), leveled.hear(clip), atol=1e-3)  # the level divides out
     assert not np.allclose(plain.hear(quiet), plain.hear(clip), atol=1e-3)  # without it, it does not
     assert leveled.transcribe(quiet).text == leveled.transcribe(clip).text
+
+
+def test_a_model_that_normalises_by_the_input_mean_hears_a_gain_or_a_tilt_as_nothing(tmp_path, samples_dir):
+    """decoding.json utterance_mean: each input's log-mel features are normalised by their own mean, so a gain
+    (a constant in every log-mel bin) and a smooth tilt of the spectrum (about one per bin) all but divide out."""
+    import asr
+    model = tmp_path / "digits"
+    shutil.copytree(resolve("digits"), model)
+    decoding = json.loads((model / "decoding.json").read_text()) if (model / "decoding.json").exists() else {}
+    (model / "decoding.json").write_text(json.dumps({**decoding, "utterance_mean": True}))
+    normalised, plain = asr.load_model(str(model)), asr.load_model("digits")
+    clip = load_audio(samples_dir / "fsdd-7_nicolas_1.wav", RATE)
+    quiet = clip * np.float32(10 ** (-20 / 20))
+    tilted = np.convolve(clip, [1.0, -0.5])[:len(clip)].astype(np.float32)  # a gentle high-pass
+    shift = lambda model, x: np.abs(np.exp(model.hear(x)) - np.exp(model.hear(clip))).mean()  # noqa: E731
+    for changed in (quiet, tilted):  # the gain's residue: the log floor of the silent frames
+        assert shift(normalised, changed) < 0.1 * shift(plain, changed)
+    assert normalised.transcribe(quiet).text == normalised.transcribe(tilted).text == normalised.transcribe(clip).text

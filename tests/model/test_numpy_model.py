@@ -101,3 +101,15 @@ def test_transcriber_runs_in_numpy_with_tensorflow_s_output():
     # the two front ends differ by up to 1e-4 (tests/audio/test_features.py), the networks by float32 rounding
     np.testing.assert_allclose(model.log_probs(samples), KerasReference(model.model_dir).log_probs(samples),
                                atol=2e-4)
+
+
+def test_the_input_mean_in_place_of_the_training_mean_takes_a_constant_offset_out():
+    """NumpyAcousticModel(features, mean): with the features' own mean, adding one vector to every frame (what a
+    gain or a channel's tilt does to log-mel features) leaves the output as it was; without, it does not."""
+    model = random_model(9, bidirectional=True)
+    numpy_model = NumpyAcousticModel(model.cfg, [w.numpy() for w in model.weights])
+    rng = np.random.default_rng(9)
+    x = rng.normal(size=(40, 10)).astype(np.float32) * 3
+    moved = (x + rng.normal(size=10) * 3).astype(np.float32)
+    np.testing.assert_allclose(numpy_model(moved, moved.mean(0)), numpy_model(x, x.mean(0)), atol=1e-5)
+    assert not np.allclose(numpy_model(moved), numpy_model(x), atol=1e-2)
