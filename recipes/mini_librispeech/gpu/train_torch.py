@@ -8,6 +8,9 @@ Two steps, so that audio too large for one upload can arrive in parts:
   python train_torch.py features DATA --audio DATA/audio0 --out feats0.pt      # decode + log-mel, per part
       [--augment-copies 3]       # and corrupted copies of each training clip (corrupt.py; train with --augmented)
   python train_torch.py train DATA --features feats0.pt feats1.pt --out OUT --layers 3 --units 256 --minutes 7
+      [--synth-share 0.25]       # with synthetic clips (DATA/synthN parts, export_data.py --synth; mix.py)
+A synthetic part's clips get the speeds and corrupted copies a real training clip gets; an epoch draws every real
+clip once and synthetic clips up to --synth-share of its audio (mix.py). Validation is on the real valid clips.
 Training fits its epochs into --minutes: it times the first epoch and sets the cosine schedule's length so that
 the run ends in time. OUT gets run.json (the settings), train_log.jsonl (one line per epoch, as asr train writes
 it, so `asr plot training OUT` draws it) and best.npz (asr's model.npz layout: the weights of the epoch with the lowest
@@ -36,6 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(1, str(Path(__file__).resolve().parents[3]))  # the repository: asr's modules without TensorFlow
 import corrupt  # noqa: E402
 import layout  # noqa: E402
+import mix  # noqa: E402
 
 from asr.audio.load import AudioError, change_speed, load_audio  # noqa: E402
 from asr.config import TrainConfig  # noqa: E402
@@ -84,14 +88,18 @@ class FrontEnd:
 
 def compute_features(args) -> None:
     """Log-mel features of every clip found under --audio, at each speed: {(id, speed): float16 [frames, mels]};
-    with --augment-copies, also each training clip's corrupted copies: {(id, "augK"): ...}."""
+    with --augment-copies, also each training clip's (real or synthetic) corrupted copies: {(id, "augK"): ...};
+    babble from the part's training clips of other speakers (a synthetic clip's speaker: its voice)."""
     meta = json.loads((args.data / "utts.json").read_text())
-    clips = [(u[0], str(args.audio / u[1]), split, i)
-             for split in ("train", "valid") for i, u in enumerate(meta[split]) if (args.audio / u[1]).exists()]
+    # each clip's place (the corrupted copies' seed): the synthetic clips' follow the real training clips'
+    first = {"train": 0, "valid": 0, "synth": len(meta["train"])}
+    clips = [(u[0], str(args.audio / u[1]), split, first[split] + i)
+             for split in ("train", "valid", "synth") for i, u in enumerate(meta.get(split, []))
+             if (args.audio / u[1]).exists()]
     start, out = time.time(), {}
     if args.augment_copies:
         _ROOMS[:] = corrupt.read_rooms(args.rooms or args.data / corrupt.ROOMS_FILE)
-        train = [(utt_id, path) for utt_id, path, split, _ in clips if split == "train"]
+        train = [(utt_id, path) for utt_id, path, split, _ in clips if split != "valid"]
         picked = np.random.default_rng([args.augment_seed]).permutation(len(train))[:args.babble_pool]
         _BABBLE[:] = [(corrupt.speaker(train[i][0]), load_audio(train[i][1], corrupt.RATE_HZ)) for i in picked]
         print(f"{len(_ROOMS)} rooms, babble from {len(_BABBLE)} clips", flush=True)
@@ -100,7 +108,7 @@ def compute_features(args) -> None:
         front = FrontEnd(args.data / "frontend.npz", "cuda" if torch.cuda.is_available() else "cpu")
         if args.augment_copies and front.rate != corrupt.RATE_HZ:
             raise SystemExit(f"the front end runs at {front.rate} Hz, the corrupted copies at {corrupt.RATE_HZ} Hz")
-        jobs = [(path, front.rate, SPEEDS, utt_id, i, args.augment_copies if split == "train" else 0,
+        jobs = [(path, front.rate, SPEEDS, utt_id, i, args.augment_copies if split != "valid" else 0,
                  args.augment_seed) for utt_id, path, split, i in clips]
         for (utt_id, *_), result in zip(clips, pool.imap(_decode, jobs, chunksize=4)):
             if isinstance(result, str):
@@ -172,27 +180,31 @@ class Model(nn.Module):
 
 class Split:
     """Features on the device, labels and lengths of one split; `versions[c]` lists clip c's utterances (speeds,
-    corrupted copies)."""
+    corrupted copies), `synthetic[c]` says whether clip c is a synthetic one (utts.json's "synth")."""
 
-    def __init__(self, utts, feats: dict, speeds, stack: int, device):
-        self.features, self.labels, self.versions = [], [], []
+    def __init__(self, utts, feats: dict, speeds, stack: int, device, synth_utts=()):
+        self.features, self.labels, self.versions, synthetic = [], [], [], []
         skipped = 0
-        for utt_id, _, labels in utts:
+        for n, (utt_id, _, labels) in enumerate([*utts, *synth_utts]):
             found = [feats[(utt_id, s)] for s in speeds if (utt_id, s) in feats]
             fits = [f for f in found if len(labels) and -(-len(f) // stack) >= min_ctc_frames(labels)]
             if not fits:
                 skipped += bool(found)
                 continue
             self.versions.append(list(range(len(self.features), len(self.features) + len(fits))))
+            synthetic.append(n >= len(utts))
             self.features += [f.to(device) for f in fits]
             self.labels += [labels] * len(fits)
         self.lengths = np.array([len(f) for f in self.features])
+        self.synthetic = np.array(synthetic, dtype=bool)
+        self.synthetic_utts = np.repeat(self.synthetic, [len(v) for v in self.versions])  # per utterance
         if skipped:
             print(f"skipped {skipped} clip(s) too short for their transcript", flush=True)
 
-    def epoch_indices(self, rng) -> np.ndarray:
-        """Each clip once, at one of its speeds drawn at random (asr.training.train.Split.epoch_indices)."""
-        return np.array([v[rng.integers(len(v))] for v in self.versions])
+    def epoch_indices(self, rng, synth_share: float = 0.0) -> np.ndarray:
+        """Each real clip once, at one of its versions drawn at random (asr.training.train.Split.epoch_indices),
+        then synthetic clips up to `synth_share` of the epoch's audio (mix.epoch_indices)."""
+        return mix.epoch_indices(self.versions, self.synthetic, self.lengths, synth_share, rng)
 
     def batch(self, indices):
         x = pad_sequence([self.features[i].float() for i in indices], batch_first=True)
@@ -303,9 +315,14 @@ def train(args) -> None:
         else:
             print(f"warning: {path}: missing, its clips are left out", flush=True)
     corrupted = sorted({key for _, key in feats if isinstance(key, str)}) if args.augmented else []
-    train_split = Split(meta["train"], feats, SPEEDS + tuple(corrupted), args.stack, device)
+    synth_utts = meta.get("synth", []) if args.synth_share else []
+    train_split = Split(meta["train"], feats, SPEEDS + tuple(corrupted), args.stack, device, synth_utts)
     print(f"training versions of each clip: speeds {SPEEDS}, corrupted copies {corrupted or 'none'}", flush=True)
-    hours = sum(len(feats[(u[0], 1.0)]) for u in meta["train"] if (u[0], 1.0) in feats) / 360000  # at speed 1
+    hours, synth_hours = (sum(len(feats[(u[0], 1.0)]) for u in utts if (u[0], 1.0) in feats) / 360000  # speed 1
+                          for utts in (meta["train"], synth_utts))
+    if args.synth_share and not train_split.synthetic.any():
+        raise SystemExit(f"--synth-share {args.synth_share}: no synthetic clip's features in "
+                         f"{' '.join(map(str, args.features))} (export_data.py --synth, then features of DATA/synthN)")
     valid_split = Split(meta["valid"], feats, (1.0,), args.stack, device)
     del feats
     if not train_split.features:
@@ -314,8 +331,9 @@ def train(args) -> None:
                   args.dropout).to(device)
     if args.init:
         model.load_keras_weights(layout.read_model_npz(args.init))
-    else:  # asr.training.data.feature_stats over all training features (every speed)
-        frames = torch.cat(train_split.features).float()
+    else:  # asr.training.data.feature_stats over the real training features (every version)
+        frames = torch.cat([train_split.features[i] for v, s in zip(train_split.versions, train_split.synthetic)
+                            if not s for i in v]).float()
         model.mean.copy_(frames.mean(0))
         model.std.copy_(frames.std(0, unbiased=False).clamp(min=1e-3))
         del frames
@@ -323,11 +341,14 @@ def train(args) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "train_log.jsonl").write_text("")  # a new run (continuing one is --init from its best.npz)
     params = sum(p.numel() for p in model.parameters())
-    print(f"{params:,} parameters; {len(train_split.versions)} clips ({hours:.2f} h), {len(valid_split.versions)} "
+    synth_clips = int(train_split.synthetic.sum())
+    print(f"{params:,} parameters; {len(train_split.versions) - synth_clips} real clips ({hours:.2f} h), "
+          f"{synth_clips} synthetic ({synth_hours:.2f} h, share {args.synth_share}), {len(valid_split.versions)} "
           f"valid clips; device {device}", flush=True)
     run = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     run.update(parameters=params, device=torch.cuda.get_device_name() if device == "cuda" else "cpu",
-               train_clips=len(train_split.versions), train_hours=hours)
+               train_clips=len(train_split.versions) - synth_clips, train_hours=hours, synth_clips=synth_clips,
+               synth_hours=synth_hours)
     deadline = time.time() + args.minutes * 60
     epochs, step, best, started = args.max_epochs, 0, None, time.time()
     total_steps = 10 ** 9
@@ -335,7 +356,7 @@ def train(args) -> None:
         if epoch >= epochs:
             break
         epoch_start = time.time()
-        chosen = train_split.epoch_indices(rng)
+        chosen = train_split.epoch_indices(rng, args.synth_share)
         batches = [chosen[b] for b in make_batches(train_split.lengths[chosen], args.batch_frames, args.max_batch,
                                                    rng)]
         losses = []
@@ -354,6 +375,9 @@ def train(args) -> None:
             losses.append(loss.item())
             step += 1
         result = {"epoch": epoch + 1, "train_loss": float(np.mean(losses)), "step": step,
+                  "synth_clips": int(train_split.synthetic_utts[chosen].sum()),
+                  "synth_fraction": float(train_split.lengths[chosen][train_split.synthetic_utts[chosen]].sum()
+                                          / train_split.lengths[chosen].sum()),
                   **validate(model, valid_split, meta["space_id"]), "seconds": time.time() - started,
                   "lr": optimizer.param_groups[0]["lr"]}
         if epoch == 0:  # fit the schedule (and the run) into the time left, at this epoch's pace
@@ -373,6 +397,13 @@ def train(args) -> None:
         if time.time() > deadline:
             print("stopped at the time limit", flush=True)
             break
+
+
+def share_arg(text: str) -> float:
+    try:
+        return mix.check_share(float(text))
+    except ValueError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def main() -> None:
@@ -410,6 +441,9 @@ def main() -> None:
     t.add_argument("--freq-mask-width", type=int, default=asr_train.freq_mask_width)
     t.add_argument("--time-masks", type=int, default=asr_train.time_masks)
     t.add_argument("--time-mask-fraction", type=float, default=asr_train.time_mask_fraction)
+    t.add_argument("--synth-share", type=share_arg, default=0.0, metavar="F",
+                   help="synthetic clips (utts.json's synth) up to this fraction of each epoch's audio (mix.py); "
+                        "0: real clips only")
     t.add_argument("--minutes", type=float, default=7.0)
     t.add_argument("--max-epochs", type=int, default=200)
     t.add_argument("--max-mb", type=float, default=15.0)
