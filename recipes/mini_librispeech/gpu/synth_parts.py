@@ -1,6 +1,6 @@
 """Synthetic clips (synth.py's kept manifest) as training-only audio parts for the GPU machine (export_data.py
---synth): each clip Ogg/Opus at the model rate, libsndfile's default Opus settings (about 27 kbit/s on these
-voices; the real LibriSpeech clips here are Opus at about 31), in folders OUT/synth0, synth1, ... of at most
+--synth): each clip Ogg/Opus at the model rate, libsndfile's default Opus settings (27.6 kbit/s over the kept
+clips; the real LibriSpeech clips here are Opus at 31.5), in folders OUT/synth0, synth1, ... of at most
 `part_mb` each, labelled as the real clips are. A clip already encoded in one of OUT's synthetic parts is reused
 (moved to its part if the parts changed), so a larger manifest encodes only its new clips.
 """
