@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from asr.audio.declip import declip
 from asr.audio.level import to_level
 from asr.audio.load import (
     check_sample_rate,
@@ -72,9 +73,14 @@ class DecodingConfig:
     # each input (a file, or a long file's segment) is scaled so that its active speech level is this many dBFS
     # before the front end (asr.audio.level), as loud as the training clips; None: as recorded
     level_dbfs: float | None = None
+    # an input whose peaks were cut flat (driven past full scale) has them restored first (asr.audio.declip)
+    declip: bool = False
     # the networks normalise each input's log-mel features by the input's own mean, not the training clips' (a
     # band-limited channel, a room's colour or a noise floor shifts every frame alike; asr.transcribe.Transcriber)
     utterance_mean: bool = False
+    # steady background noise above the training clips' floor (the model's noise_floor.json) is taken from each
+    # input's mel power, this many times over, before the log (asr.audio.noise); None: the features as computed
+    noise_subtraction: float | None = None
     # per frame the search extends a prefix only by the tokens whose log posterior (after the priors) is above this,
     # and the frame's best: higher is faster and less accurate (english-phones on valid: -8 searches 1.8 times
     # faster than -12, for 0.1-0.6 points, recipes/mini_librispeech/RESULTS.md)
@@ -102,6 +108,9 @@ class DecodingConfig:
         scale = saved.get("prior_scale", 0.0)
         if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
             raise CheckpointError(f"{path}: prior_scale must be a number of at least 0, got {scale!r}")
+        over = saved.get("noise_subtraction")
+        if over is not None and (not isinstance(over, (int, float)) or not math.isfinite(over) or over <= 0):
+            raise CheckpointError(f"{path}: noise_subtraction must be a positive number or null, got {over!r}")
         prune = saved.get("token_prune", TOKEN_PRUNE)
         if not isinstance(prune, (int, float)) or not math.isfinite(prune) or prune >= 0:
             raise CheckpointError(f"{path}: token_prune must be a negative number (a log posterior), got {prune!r}")
@@ -245,8 +254,10 @@ class Recognizer:
         return self.decode(self.hear(samples), len(samples) / rate, alternatives)
 
     def hear(self, samples: np.ndarray) -> np.ndarray:
-        """log_probs of one input (a file, a segment, an utterance), first brought to the model's input level
-        (decoding.level_dbfs) where it names one."""
+        """log_probs of one input (a file, a segment, an utterance), first with its clipped peaks restored
+        (decoding.declip) and brought to the model's input level (decoding.level_dbfs) where the decoding says so."""
+        if self.decoding.declip:
+            samples = declip(samples)
         if self.decoding.level_dbfs is not None:
             samples = to_level(samples, self.sample_rate_hz, self.decoding.level_dbfs)
         return self.log_probs(samples)

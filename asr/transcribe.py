@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from asr import models
+from asr.audio import noise
 from asr.audio.features import log_mel
 from asr.audio.segment import SegmentConfig
 from asr.model import directory as model_dir
@@ -24,8 +25,9 @@ from asr.recognizer import DECODING_FILE, LM_FILE, DecodingConfig, ExportedTrans
 
 
 class Transcriber(Recognizer):
-    """A model directory (weights, config, tokens; optional lexicon.txt, lm.arpa.gz, decoding.json, and
-    ensemble.json naming more networks to average with, asr.model.ensemble) plus decoding settings (see Recognizer)."""
+    """A model directory (weights, config, tokens; optional lexicon.txt, lm.arpa.gz, decoding.json, ensemble.json
+    naming more networks to average with (asr.model.ensemble), and noise_floor.json, the training clips' noise
+    floor that decoding.json's noise_subtraction needs (asr.audio.noise)) plus decoding settings (see Recognizer)."""
 
     def __init__(self, model_dir_path, beam_width: int | None = None, use_lexicon: bool = True,
                  segments: SegmentConfig = SegmentConfig(), hotwords: dict[str, float] | None = None,
@@ -39,6 +41,9 @@ class Transcriber(Recognizer):
                          Path(model_dir_path), beam_width, use_lexicon, segments, hotwords, lm, lm_weight,
                          word_bonus, prior_scale)
         self._streaming = None
+        self.noise_floor = (noise.load_reference(self.model_dir, self.decoding.level_dbfs,
+                                                 self.config.features.num_mels)
+                            if self.decoding.noise_subtraction is not None else None)
 
     def streaming(self):
         """The model's streaming step (asr.model.stream), built on first use; raises
@@ -55,11 +60,18 @@ class Transcriber(Recognizer):
     def metrics(self) -> dict:
         return models.read_metrics(self.model_dir)
 
+    def front_end(self, samples: np.ndarray) -> np.ndarray:
+        """Log-mel features [frames, mels] of float32 mono samples at the model rate (asr.audio.features)."""
+        return log_mel(samples, self.config.features)
+
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
         """Per-frame log posteriors [frames, tokens] of float32 mono samples at the model rate."""
-        features = log_mel(samples, self.config.features)
+        features = self.front_end(samples)
         if len(features) == 0:  # shorter than one analysis window
             return np.zeros([0, self.vocab.size], np.float32)
+        if self.noise_floor is not None:
+            features = noise.subtract(features, self.config.features.log_floor, self.noise_floor,
+                                      self.decoding.noise_subtraction)
         return self.model(features, features.mean(axis=0) if self.decoding.utterance_mean else None)
 
 

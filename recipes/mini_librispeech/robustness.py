@@ -58,12 +58,15 @@ def main(argv=None) -> int:
     parser.add_argument("--every", type=int, default=4, help="every Nth utterance of the manifest (default 4)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--copies", nargs="+", default=list(COPIES), choices=COPIES)
+    parser.add_argument("--babble-from", type=Path, metavar="MANIFEST",
+                        help="the babble's talkers from this manifest's utterances (default: the manifest's own "
+                             "utterances that are not chosen; needed with --every 1)")
     args = parser.parse_args(argv)
     rows = read_manifest(args.manifest)
     chosen = rows[::args.every]
     speaker = lambda row: row.id.split("-")[0]  # noqa: E731  (LibriSpeech ids: speaker-chapter-utterance)
     # the babble's talkers: utterances of the manifest not chosen, by speaker
-    pool = [r for r in rows if r not in chosen]
+    pool = read_manifest(args.babble_from) if args.babble_from else [r for r in rows if r not in chosen]
     args.out.mkdir(parents=True, exist_ok=True)
     with open(args.out / "clean.jsonl", "w", encoding="utf-8") as f:
         f.writelines(json.dumps({"id": r.id, "audio": str(r.audio), "text": r.text, "duration_s": r.duration_s}) + "\n"

@@ -116,11 +116,14 @@ if stage english_phones; then
   python $R/tune_decoding.py "$E" "$E/lm.json" "$EXP/data/valid.jsonl" --out "$E.tune_mix" --lm-words-only \
     --beam 64 --weights 0.8 1.0 1.2 --bonuses 1 2 3 --prior-scales 0.8 --fallback "$E.tune/decoding.json"
   cp "$E.tune_mix/decoding.json" "$E/"
-  # each input brought to the training clips' median active level (input_level.py prints it: -24.0 dBFS), and its
-  # features normalised by their own mean (RESULTS.md, "Robustness")
+  # each input's clipped peaks restored, the input brought to the training clips' median active level
+  # (input_level.py prints it: -24.0 dBFS), steady noise above the training clips' floor subtracted (1.5 times;
+  # the floor measured at that level) and the features normalised by their own mean (RESULTS.md, "Robustness")
   python $R/input_level.py "$EXP/data/train.jsonl"
-  python -c "import json, sys; d = json.load(open(sys.argv[1])); d['level_dbfs'] = -24.0; d['utterance_mean'] = True
-open(sys.argv[1], 'w').write(json.dumps(d, indent=2) + '\n')" "$E/decoding.json"
+  python -c "import json, sys; d = json.load(open(sys.argv[1])); d.update(declip=True, level_dbfs=-24.0,
+noise_subtraction=1.5, utterance_mean=True); open(sys.argv[1], 'w').write(json.dumps(d, indent=2) + '\n')" \
+    "$E/decoding.json"
+  python $R/noise_floor.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
   python $R/prefer_homophones.py "$E"  # without an LM, each set of homophones written as its likeliest word
 fi
 

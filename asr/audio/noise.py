@@ -1,0 +1,103 @@
+"""Steady background noise (a fan, a hum, a hiss, a car): its power over what the network heard, subtracted.
+
+Noise adds its power to every mel band of every frame. A recording's noise floor in a band is a low percentile
+(PERCENTILE) of the band's mel power over the recording's frames; the training clips' floor (`reference_floor`,
+the median of theirs at the model's input level) is what the network heard in their pauses. Where a recording's
+floor stands above the training clips', `over` times the excess is taken from each frame's power, never going
+below the training floor (power spectral subtraction with over-subtraction and a floor, as in Berouti, Schwartz
+and Makhoul 1979, here on mel power and against the training data's floor rather than zero).
+
+Only steady noise can be subtracted so: talkers in the background (babble) rise and fall as the speech does, and
+taking their mean power away takes the speech with it. `steadiness` tells them apart by the quietest frames: in
+steady noise a band's power varies by about 3.5 dB (standard deviation in dB) over the quietest fifth of the
+frames, in babble of a few talkers by 8-9 dB, in a clean recording's pauses by about 5 dB. The subtraction is
+scaled down from STEADY_DB to UNSTEADY_DB of that spread and is off beyond it.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from asr.models import CheckpointError
+
+NOISE_FILE = "noise_floor.json"  # in a model directory: its training clips' floor
+
+PERCENTILE = 10.0  # a band's floor: this percentile of its mel power over the frames
+QUIET_FRACTION = 0.2  # the frames whose spread tells steady noise from babble: this quietest fraction
+STEADY_DB = 4.5  # at most this spread: all of the excess is subtracted
+UNSTEADY_DB = 7.0  # at least this spread: nothing is
+
+
+def mel_power(features: np.ndarray, log_floor: float) -> np.ndarray:
+    """Mel power [frames, mels] (float64, at least 0) of log-mel features, log(mel power + log_floor)."""
+    return np.maximum(np.exp(features.astype(np.float64)) - log_floor, 0.0)
+
+
+def floor(power: np.ndarray) -> np.ndarray:
+    """Per-band noise floor [mels] of mel power [frames, mels]."""
+    return np.percentile(power, PERCENTILE, axis=0)
+
+
+def steadiness(power: np.ndarray) -> float:
+    """1.0 for steady noise, 0.0 for noise that rises and falls (babble), between for in between: from the median
+    over bands of the standard deviation (in dB) of the quietest QUIET_FRACTION of the frames of mel power
+    [frames, mels]."""
+    total = power.sum(axis=1)
+    quiet = power[total <= np.percentile(total, 100 * QUIET_FRACTION)]
+    if len(quiet) < 2:
+        return 0.0
+    spread = float(np.median(np.std(10 * np.log10(np.maximum(quiet, 1e-20)), axis=0)))
+    return float(np.clip((UNSTEADY_DB - spread) / (UNSTEADY_DB - STEADY_DB), 0.0, 1.0))
+
+
+def subtract(features: np.ndarray, log_floor: float, reference: np.ndarray, over: float) -> np.ndarray:
+    """Log-mel features [frames, mels] (log(mel power + log_floor)) with `over` times the steady part of their
+    noise floor's excess over `reference` (the training clips' floor, mel power [mels]) taken away."""
+    if len(features) < 2:
+        return features
+    power = mel_power(features, log_floor)
+    noise = floor(power)
+    excess = steadiness(power) * np.maximum(noise - reference, 0.0)
+    if not excess.any():
+        return features
+    cleaned = np.maximum(power - over * excess, np.minimum(noise, reference))
+    return np.log(cleaned + log_floor).astype(np.float32)
+
+
+def reference_floor(powers) -> np.ndarray:
+    """The training clips' floor: the per-band median of the floors of an iterable of mel power arrays."""
+    floors = [floor(p) for p in powers if len(p)]
+    if not floors:
+        raise ValueError("no clips with frames to take a noise floor from")
+    return np.median(np.stack(floors), axis=0)
+
+
+def save_reference(path, reference: np.ndarray, level_dbfs: float | None, clips: int, source: str) -> None:
+    """Write NOISE_FILE: the training clips' floor (mel power per band), the input level it was measured at (the
+    model's decoding level_dbfs; None: as recorded) and what it was measured on."""
+    Path(path).write_text(json.dumps({"percentile": PERCENTILE, "level_dbfs": level_dbfs, "clips": int(clips),
+                                      "source": source, "mel_power": [float(f"{v:.6g}") for v in reference]},
+                                     indent=1) + "\n")
+
+
+def load_reference(model_dir, level_dbfs: float | None, mels: int) -> np.ndarray:
+    """A model directory's training floor, for `mels` bands of inputs brought to `level_dbfs`; a CheckpointError
+    naming the file and the problem if it is missing, unreadable, or measured at another level or percentile."""
+    path = Path(model_dir) / NOISE_FILE
+    try:
+        saved = json.loads(path.read_text())
+        reference, level, percentile = np.asarray(saved["mel_power"], np.float64), saved["level_dbfs"], \
+            saved["percentile"]
+    except FileNotFoundError:
+        raise CheckpointError(f"{path}: missing, and decoding.json's noise_subtraction needs it "
+                              "(recipes/mini_librispeech/noise_floor.py writes it)") from None
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise CheckpointError(f"{path}: not a usable noise floor ({type(e).__name__}: {e})") from None
+    if reference.shape != (mels,) or not np.all(np.isfinite(reference)) or np.any(reference < 0):
+        raise CheckpointError(f"{path}: mel_power must be {mels} non-negative numbers, one per mel band")
+    if level != level_dbfs or percentile != PERCENTILE:
+        raise CheckpointError(f"{path}: measured at level {level} dBFS and percentile {percentile}, but the model "
+                              f"decodes at level {level_dbfs} and percentile {PERCENTILE}: measure it again")
+    return reference
