@@ -62,7 +62,7 @@ def main(argv=None) -> int:
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
         import numpy as np
-        fig, ax = plt.subplots(figsize=(9, 3.8))
+        fig, ax = plt.subplots(figsize=(11, 3.8))
         width = 0.8 / len(models)
         for k, (model, s) in enumerate(models.items()):
             x = np.arange(len(copies)) + (k - (len(models) - 1) / 2) * width
@@ -70,7 +70,7 @@ def main(argv=None) -> int:
         ax.set_xticks(np.arange(len(copies)), copies, rotation=30, ha="right")
         ax.set_ylabel("WER, %")
         ax.set_title(f"{clips} dev-clean-2 clips (every 4th utterance or a subset of those), corrupted")
-        ax.legend(fontsize=8)
+        ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0))
         fig.tight_layout()
         fig.savefig(args.png, dpi=100)
     return 0
