@@ -13,6 +13,7 @@ import numpy as np
 
 NEAR_PEAK = 0.98  # a sample at least this share of the peak is taken as cut
 MIN_SHARE = 1e-3  # a recording with at least this share of its samples cut is restored
+MIN_CUT = 4  # and at least this many (a short input's peak alone is not a cut)
 MAX_RISE = 2.0  # a restored sample is at most this many times the cut level
 
 
@@ -23,7 +24,7 @@ def cut_samples(samples: np.ndarray) -> np.ndarray | None:
     if peak <= 0:
         return None
     cut = np.flatnonzero(magnitude >= NEAR_PEAK * peak)
-    return cut if len(cut) >= MIN_SHARE * len(samples) else None
+    return cut if len(cut) >= max(MIN_SHARE * len(samples), MIN_CUT) else None
 
 
 def declip(samples: np.ndarray) -> np.ndarray:
