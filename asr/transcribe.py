@@ -20,7 +20,7 @@ from asr.audio import noise
 from asr.audio.features import log_mel
 from asr.audio.segment import SegmentConfig
 from asr.model import directory as model_dir
-from asr.model import ensemble
+from asr.model import ensemble, noise_floor
 from asr.recognizer import DECODING_FILE, LM_FILE, DecodingConfig, ExportedTranscriber, Recognizer, Transcript  # noqa: F401
 
 
@@ -41,8 +41,8 @@ class Transcriber(Recognizer):
                          Path(model_dir_path), beam_width, use_lexicon, segments, hotwords, lm, lm_weight,
                          word_bonus, prior_scale)
         self._streaming = None
-        self.noise_floor = (noise.load_reference(self.model_dir, self.decoding.level_dbfs,
-                                                 self.config.features.num_mels)
+        self.noise_floor = (noise_floor.load(self.model_dir, self.decoding.level_dbfs,
+                                             self.config.features.num_mels)
                             if self.decoding.noise_subtraction is not None else None)
 
     def streaming(self):

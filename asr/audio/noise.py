@@ -2,7 +2,8 @@
 
 Noise adds its power to every mel band of every frame. A recording's noise floor in a band is a low percentile
 (PERCENTILE) of the band's mel power over the recording's frames; the training clips' floor (`reference_floor`,
-the median of theirs at the model's input level) is what the network heard in their pauses. Where a recording's
+the median of theirs at the model's input level, kept in a model directory by asr.model.noise_floor) is what the
+network heard in their pauses. Where a recording's
 floor stands above the training clips', `over` times the excess is taken from each frame's power, never going
 below the training floor (power spectral subtraction with over-subtraction and a floor, as in Berouti, Schwartz
 and Makhoul 1979, here on mel power and against the training data's floor rather than zero).
@@ -15,14 +16,7 @@ scaled down from STEADY_DB to UNSTEADY_DB of that spread and is off beyond it.
 """
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
 import numpy as np
-
-from asr.models import CheckpointError
-
-NOISE_FILE = "noise_floor.json"  # in a model directory: its training clips' floor
 
 PERCENTILE = 10.0  # a band's floor: this percentile of its mel power over the frames
 QUIET_FRACTION = 0.2  # the frames whose spread tells steady noise from babble: this quietest fraction
@@ -72,32 +66,3 @@ def reference_floor(powers) -> np.ndarray:
     if not floors:
         raise ValueError("no clips with frames to take a noise floor from")
     return np.median(np.stack(floors), axis=0)
-
-
-def save_reference(path, reference: np.ndarray, level_dbfs: float | None, clips: int, source: str) -> None:
-    """Write NOISE_FILE: the training clips' floor (mel power per band), the input level it was measured at (the
-    model's decoding level_dbfs; None: as recorded) and what it was measured on."""
-    Path(path).write_text(json.dumps({"percentile": PERCENTILE, "level_dbfs": level_dbfs, "clips": int(clips),
-                                      "source": source, "mel_power": [float(f"{v:.6g}") for v in reference]},
-                                     indent=1) + "\n")
-
-
-def load_reference(model_dir, level_dbfs: float | None, mels: int) -> np.ndarray:
-    """A model directory's training floor, for `mels` bands of inputs brought to `level_dbfs`; a CheckpointError
-    naming the file and the problem if it is missing, unreadable, or measured at another level or percentile."""
-    path = Path(model_dir) / NOISE_FILE
-    try:
-        saved = json.loads(path.read_text())
-        reference, level, percentile = np.asarray(saved["mel_power"], np.float64), saved["level_dbfs"], \
-            saved["percentile"]
-    except FileNotFoundError:
-        raise CheckpointError(f"{path}: missing, and decoding.json's noise_subtraction needs it "
-                              "(recipes/mini_librispeech/noise_floor.py writes it)") from None
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise CheckpointError(f"{path}: not a usable noise floor ({type(e).__name__}: {e})") from None
-    if reference.shape != (mels,) or not np.all(np.isfinite(reference)) or np.any(reference < 0):
-        raise CheckpointError(f"{path}: mel_power must be {mels} non-negative numbers, one per mel band")
-    if level != level_dbfs or percentile != PERCENTILE:
-        raise CheckpointError(f"{path}: measured at level {level} dBFS and percentile {percentile}, but the model "
-                              f"decodes at level {level_dbfs} and percentile {PERCENTILE}: measure it again")
-    return reference

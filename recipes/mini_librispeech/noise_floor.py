@@ -1,4 +1,4 @@
-"""Measure a model's training noise floor (asr.audio.noise) on training clips and write it beside its weights.
+"""Measure a model's training noise floor (asr.audio.noise, asr.model.noise_floor) on training clips and write it beside its weights.
 
     python recipes/mini_librispeech/noise_floor.py MODEL_DIR TRAIN.jsonl [--clips 300] [--seed 0]
 
@@ -20,7 +20,7 @@ from asr.audio.features import log_mel
 from asr.audio.level import to_level
 from asr.audio.load import load_audio
 from asr.manifest import read_manifest
-from asr.model import directory
+from asr.model import directory, noise_floor
 from asr.recognizer import DecodingConfig
 
 
@@ -45,8 +45,8 @@ def main(argv=None) -> int:
             yield noise.mel_power(log_mel(samples, features), features.log_floor)
 
     reference = noise.reference_floor(powers())
-    out = args.model_dir / noise.NOISE_FILE
-    noise.save_reference(out, reference, level, len(chosen),
+    out = args.model_dir / noise_floor.NOISE_FILE
+    noise_floor.save(out, reference, level, len(chosen),
                          f"{len(chosen)} clips of {Path(args.manifest).name} (seed {args.seed})")
     db = 10 * np.log10(np.maximum(reference, 1e-20))
     print(f"{out}: {len(chosen)} clips; floor {db.max():.1f} dB (lowest band) to {db.min():.1f} dB")

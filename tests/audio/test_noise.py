@@ -1,5 +1,6 @@
 """asr/audio/noise.py: steady noise above the training floor is taken out of the mel power, babble and clean
-recordings are left as they are, and a model directory's noise floor file is checked as it loads."""
+recordings are left as they are, and a model whose decoding.json says noise_subtraction needs its noise floor and
+hears the subtracted features."""
 import json
 import shutil
 
@@ -10,7 +11,7 @@ from asr.audio import noise
 from asr.audio.features import log_mel
 from asr.audio.load import load_audio
 from asr.config import FeatureConfig
-from asr.model import directory
+from asr.model import directory, noise_floor
 from asr.models import CheckpointError, resolve
 
 RATE = 16000
@@ -68,20 +69,6 @@ def test_the_reference_floor_is_the_median_of_the_clips_floors():
         noise.reference_floor([np.zeros((0, 3))])
 
 
-def test_the_noise_floor_file_is_checked_as_it_loads(tmp_path):
-    with pytest.raises(CheckpointError, match=f"{tmp_path}.*noise_floor.json: missing"):
-        noise.load_reference(tmp_path, -24.0, 3)
-    noise.save_reference(tmp_path / noise.NOISE_FILE, np.array([1e-5, 2e-6, 3e-7]), -24.0, 3, "three clips")
-    np.testing.assert_allclose(noise.load_reference(tmp_path, -24.0, 3), [1e-5, 2e-6, 3e-7])
-    with pytest.raises(CheckpointError, match="level -24.0 dBFS"):
-        noise.load_reference(tmp_path, None, 3)  # measured at another input level
-    with pytest.raises(CheckpointError, match="must be 80 non-negative numbers"):
-        noise.load_reference(tmp_path, -24.0, 80)
-    (tmp_path / noise.NOISE_FILE).write_text("{not json")
-    with pytest.raises(CheckpointError, match="not a usable noise floor"):
-        noise.load_reference(tmp_path, -24.0, 3)
-
-
 def _with_decoding(tmp_path, **keys):
     model = tmp_path / "digits"
     shutil.copytree(resolve("digits"), model)
@@ -99,8 +86,8 @@ def test_a_model_with_noise_subtraction_needs_its_floor_and_hears_the_subtracted
     clip = load_audio(samples_dir / "fsdd-7_nicolas_1.wav", RATE)
     features = directory.read_config(model).features
     reference = 2 * noise.floor(_power(clip, features))  # the clip is quieter than its "training floor"
-    noise.save_reference(model / noise.NOISE_FILE, reference, None, 1, "twice the clip's own")
-    reference = noise.load_reference(model, None, features.num_mels)
+    noise_floor.save(model / noise_floor.NOISE_FILE, reference, None, 1, "twice the clip's own")
+    reference = noise_floor.load(model, None, features.num_mels)
     subtracting, plain = asr.load_model(str(model)), asr.load_model("digits")
     hissing = clip + (0.02 * np.random.default_rng(1).standard_normal(len(clip))).astype(np.float32)
     heard = subtracting.hear(hissing)
