@@ -105,15 +105,14 @@ class DecodingConfig:
         unknown = set(saved) - {f.name for f in fields(cls)}
         if unknown:
             raise CheckpointError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
-        scale = saved.get("prior_scale", 0.0)
-        if not isinstance(scale, (int, float)) or not math.isfinite(scale) or scale < 0:
-            raise CheckpointError(f"{path}: prior_scale must be a number of at least 0, got {scale!r}")
-        over = saved.get("noise_subtraction")
-        if over is not None and (not isinstance(over, (int, float)) or not math.isfinite(over) or over <= 0):
-            raise CheckpointError(f"{path}: noise_subtraction must be a positive number or null, got {over!r}")
-        prune = saved.get("token_prune", TOKEN_PRUNE)
-        if not isinstance(prune, (int, float)) or not math.isfinite(prune) or prune >= 0:
-            raise CheckpointError(f"{path}: token_prune must be a negative number (a log posterior), got {prune!r}")
+        for key, fits, what in (("prior_scale", lambda v: v >= 0, "a number of at least 0"),
+                                ("noise_subtraction", lambda v: v > 0, "a positive number or null"),
+                                ("token_prune", lambda v: v < 0, "a negative number (a log posterior)")):
+            value = saved.get(key, getattr(cls, key))
+            if value is None and getattr(cls, key) is None:  # a setting that is off by default may be null
+                continue
+            if not isinstance(value, (int, float)) or not math.isfinite(value) or not fits(value):
+                raise CheckpointError(f"{path}: {key} must be {what}, got {value!r}")
         given = {k: v for k, v in (("lm_weight", lm_weight), ("word_bonus", word_bonus),
                                    ("prior_scale", prior_scale)) if v is not None}
         return cls(**{**(defaults or {}), **saved, **given})

@@ -17,7 +17,7 @@ import numpy as np
 
 from asr import models
 from asr.audio import noise
-from asr.audio.features import log_mel
+from asr.audio.features import log_of, mel_power
 from asr.audio.segment import SegmentConfig
 from asr.model import directory as model_dir
 from asr.model import ensemble, noise_floor
@@ -61,17 +61,17 @@ class Transcriber(Recognizer):
         return models.read_metrics(self.model_dir)
 
     def front_end(self, samples: np.ndarray) -> np.ndarray:
-        """Log-mel features [frames, mels] of float32 mono samples at the model rate (asr.audio.features)."""
-        return log_mel(samples, self.config.features)
+        """Mel power [frames, mels] of float32 mono samples at the model rate (asr.audio.features)."""
+        return mel_power(samples, self.config.features)
 
     def log_probs(self, samples: np.ndarray) -> np.ndarray:
         """Per-frame log posteriors [frames, tokens] of float32 mono samples at the model rate."""
-        features = self.front_end(samples)
-        if len(features) == 0:  # shorter than one analysis window
+        power = self.front_end(samples)
+        if len(power) == 0:  # shorter than one analysis window
             return np.zeros([0, self.vocab.size], np.float32)
         if self.noise_floor is not None:
-            features = noise.subtract(features, self.config.features.log_floor, self.noise_floor,
-                                      self.decoding.noise_subtraction)
+            power = noise.subtract(power, self.noise_floor, self.decoding.noise_subtraction)
+        features = log_of(power, self.config.features)
         return self.model(features, features.mean(axis=0) if self.decoding.utterance_mean else None)
 
 

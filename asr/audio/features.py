@@ -74,18 +74,28 @@ def frames_of(samples: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
                                            writeable=False)
 
 
+def mel_power(samples, cfg: FeatureConfig) -> np.ndarray:
+    """Mel power spectrogram of one clip: [frames, num_mels] float64, of [samples] float32 mono at
+    cfg.sample_rate_hz."""
+    samples = np.ascontiguousarray(samples, np.float64)
+    if samples.ndim != 1:
+        raise ValueError(f"log_mel takes one clip of samples [samples], got shape {samples.shape}")
+    frames = frames_of(samples, cfg) * hann_window(window_samples(cfg))
+    return np.abs(np.fft.rfft(frames, n=fft_length(cfg), axis=1)) ** 2 @ _filterbank(cfg)
+
+
+def log_of(power: np.ndarray, cfg: FeatureConfig) -> np.ndarray:
+    """The features of mel power: log(mel power + log_floor), rounded to float32."""
+    return np.log(power + cfg.log_floor).astype(np.float32)
+
+
 def log_mel(samples, cfg: FeatureConfig) -> np.ndarray:
     """Log mel power spectrogram of one clip.
 
     samples: [samples] float32 mono at cfg.sample_rate_hz.
     returns: [frames, num_mels] float32, log(mel power + log_floor); computed in float64, then rounded.
     """
-    samples = np.ascontiguousarray(samples, np.float64)
-    if samples.ndim != 1:
-        raise ValueError(f"log_mel takes one clip of samples [samples], got shape {samples.shape}")
-    frames = frames_of(samples, cfg) * hann_window(window_samples(cfg))
-    power = np.abs(np.fft.rfft(frames, n=fft_length(cfg), axis=1)) ** 2
-    return np.log(power @ _filterbank(cfg) + cfg.log_floor).astype(np.float32)
+    return log_of(mel_power(samples, cfg), cfg)
 
 
 _FILTERBANKS: dict[FeatureConfig, np.ndarray] = {}

@@ -24,11 +24,6 @@ STEADY_DB = 4.5  # at most this spread: all of the excess is subtracted
 UNSTEADY_DB = 7.0  # at least this spread: nothing is
 
 
-def mel_power(features: np.ndarray, log_floor: float) -> np.ndarray:
-    """Mel power [frames, mels] (float64, at least 0) of log-mel features, log(mel power + log_floor)."""
-    return np.maximum(np.exp(features.astype(np.float64)) - log_floor, 0.0)
-
-
 def floor(power: np.ndarray) -> np.ndarray:
     """Per-band noise floor [mels] of mel power [frames, mels]."""
     return np.percentile(power, PERCENTILE, axis=0)
@@ -46,18 +41,16 @@ def steadiness(power: np.ndarray) -> float:
     return float(np.clip((UNSTEADY_DB - spread) / (UNSTEADY_DB - STEADY_DB), 0.0, 1.0))
 
 
-def subtract(features: np.ndarray, log_floor: float, reference: np.ndarray, over: float) -> np.ndarray:
-    """Log-mel features [frames, mels] (log(mel power + log_floor)) with `over` times the steady part of their
-    noise floor's excess over `reference` (the training clips' floor, mel power [mels]) taken away."""
-    if len(features) < 2:
-        return features
-    power = mel_power(features, log_floor)
+def subtract(power: np.ndarray, reference: np.ndarray, over: float) -> np.ndarray:
+    """Mel power [frames, mels] with `over` times the steady part of its noise floor's excess over `reference` (the
+    training clips' floor, mel power [mels]) taken away; the same array when there is nothing to take."""
+    if len(power) < 2:
+        return power
     noise = floor(power)
     excess = steadiness(power) * np.maximum(noise - reference, 0.0)
     if not excess.any():
-        return features
-    cleaned = np.maximum(power - over * excess, np.minimum(noise, reference))
-    return np.log(cleaned + log_floor).astype(np.float32)
+        return power
+    return np.maximum(power - over * excess, np.minimum(noise, reference))
 
 
 def reference_floor(powers) -> np.ndarray:

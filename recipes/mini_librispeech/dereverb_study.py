@@ -7,7 +7,7 @@ error (WPE; Nakatani et al. 2010, Yoshioka and Nakatani 2012) in the front end's
 A room's late echoes are, in each frequency, a linear mix of what was said a little earlier. WPE predicts each
 frame's spectrum from the frames `delay` to `delay + taps - 1` before it (10 ms apart), weighting frames by the
 inverse of their estimated power, and subtracts the prediction; `--iterations` re-estimates the power. The
-result replaces asr.audio.features.log_mel's power spectrum; everything else decodes as the model's
+result replaces asr.audio.features.mel_power's power spectrum; everything else decodes as the model's
 decoding.json says, and OUT is written as `asr evaluate --out` writes it.
 """
 from __future__ import annotations
@@ -58,7 +58,7 @@ class Dereverberating(Transcriber):
         spectrum = np.fft.rfft(frames, n=fft_length(cfg), axis=1)
         power = (wpe_power(spectrum, self.taps, self.delay, self.iterations)
                  if len(spectrum) > self.taps + self.delay else np.abs(spectrum) ** 2)
-        return np.log(power @ _filterbank(cfg) + cfg.log_floor).astype(np.float32)
+        return power @ _filterbank(cfg)
 
 
 def main(argv=None) -> int:

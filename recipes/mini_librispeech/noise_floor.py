@@ -3,7 +3,7 @@
     python recipes/mini_librispeech/noise_floor.py MODEL_DIR TRAIN.jsonl [--clips 300] [--seed 0]
 
 Each of `--clips` training clips drawn at random is brought to the model's input level (decoding.json's
-`level_dbfs`) and its log-mel features computed as decoding computes them; the floor is the per-band median of
+`level_dbfs`) and its mel power computed as decoding computes it; the floor is the per-band median of
 the clips' floors. Writes MODEL_DIR/noise_floor.json, which decoding.json's `noise_subtraction` needs.
 """
 from __future__ import annotations
@@ -16,7 +16,7 @@ import numpy as np
 from tqdm import tqdm
 
 from asr.audio import noise
-from asr.audio.features import log_mel
+from asr.audio.features import mel_power
 from asr.audio.level import to_level
 from asr.audio.load import load_audio
 from asr.manifest import read_manifest
@@ -42,7 +42,7 @@ def main(argv=None) -> int:
             samples = load_audio(u.audio, features.sample_rate_hz)
             if level is not None:
                 samples = to_level(samples, features.sample_rate_hz, level)
-            yield noise.mel_power(log_mel(samples, features), features.log_floor)
+            yield mel_power(samples, features)
 
     reference = noise.reference_floor(powers())
     out = args.model_dir / noise_floor.NOISE_FILE

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from asr.audio import noise
-from asr.audio.features import log_mel
+from asr.audio.features import log_mel, log_of, mel_power
 from asr.audio.load import load_audio
 from asr.config import FeatureConfig
 from asr.model import directory, noise_floor
@@ -19,7 +19,7 @@ CFG = FeatureConfig()
 
 
 def _power(samples, cfg=CFG):
-    return noise.mel_power(log_mel(samples.astype(np.float32), cfg), cfg.log_floor)
+    return mel_power(samples.astype(np.float32), cfg)
 
 
 @pytest.fixture(scope="module")
@@ -35,9 +35,8 @@ def test_steady_noise_is_taken_out_and_babble_is_left_alone(speech):
     hiss = 10 ** (-40 / 20) * rng.standard_normal(len(speech))  # steady: 16 dB below the speech
     noisy = speech + hiss
     assert noise.steadiness(_power(hiss)) == 1.0
-    before = log_mel(noisy.astype(np.float32), CFG)
-    after = noise.subtract(before, CFG.log_floor, reference, over=1.5)
-    power_after = noise.mel_power(after, CFG.log_floor)
+    power_after = noise.subtract(_power(noisy), reference, over=1.5)
+    before, after = log_mel(noisy.astype(np.float32), CFG), log_of(power_after, CFG)
     # the noise floor comes down to the training floor (from about 30 times it)
     assert np.median(noise.floor(_power(noisy)) / reference) > 10
     assert np.median(noise.floor(power_after) / reference) < 1.5
@@ -50,16 +49,16 @@ def test_steady_noise_is_taken_out_and_babble_is_left_alone(speech):
     starts = rng.integers(0, len(speech) // 2, 4)
     babble = sum(np.roll(speech, s) for s in starts) / 2.0
     assert noise.steadiness(_power(babble)) == 0.0
-    talkers = log_mel((speech + 0.3 * babble).astype(np.float32), CFG)
-    assert np.array_equal(noise.subtract(talkers, CFG.log_floor, reference, over=1.5), talkers)
+    talkers = _power(speech + 0.3 * babble)
+    assert np.array_equal(noise.subtract(talkers, reference, over=1.5), talkers)
 
 
 def test_a_recording_quieter_than_the_training_floor_is_unchanged(speech):
-    features = log_mel(speech.astype(np.float32), CFG)
-    louder_floor = 10 * noise.floor(_power(speech))
-    assert np.array_equal(noise.subtract(features, CFG.log_floor, louder_floor, over=1.5), features)
-    one_frame = features[:1]  # too short to have a floor
-    assert np.array_equal(noise.subtract(one_frame, CFG.log_floor, louder_floor / 100, over=1.5), one_frame)
+    power = _power(speech)
+    louder_floor = 10 * noise.floor(power)
+    assert np.array_equal(noise.subtract(power, louder_floor, over=1.5), power)
+    one_frame = power[:1]  # too short to have a floor
+    assert np.array_equal(noise.subtract(one_frame, louder_floor / 100, over=1.5), one_frame)
 
 
 def test_the_reference_floor_is_the_median_of_the_clips_floors():
@@ -92,7 +91,7 @@ def test_a_model_with_noise_subtraction_needs_its_floor_and_hears_the_subtracted
     hissing = clip + (0.02 * np.random.default_rng(1).standard_normal(len(clip))).astype(np.float32)
     heard = subtracting.hear(hissing)
     assert not np.allclose(heard, plain.hear(hissing), atol=1e-3)
-    cleaned = noise.subtract(log_mel(hissing, features), features.log_floor, reference, 1.5)
+    cleaned = log_of(noise.subtract(mel_power(hissing, features), reference, 1.5), features)
     np.testing.assert_allclose(heard, plain.model(cleaned, None), atol=1e-5)
     np.testing.assert_array_equal(subtracting.hear(clip), plain.hear(clip))  # below the floor: nothing to take
 

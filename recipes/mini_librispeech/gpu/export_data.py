@@ -99,6 +99,7 @@ def report_sizes(out: Path, sizes: dict[str, int], call_mb: float) -> None:
           f"{call_mb:g} MB, each with utts.json, frontend.npz and rooms.npz ({shared / 1e6:.1f} MB): "
           + "; ".join(f"{i + 1}: {' '.join(c)}" for i, c in enumerate(calls)))
 
+
 def pack_calls(sizes: dict[str, int], shared: int, call_bytes: float) -> list[list[str]]:
     """The parts (in order) grouped into calls of at most `call_bytes`, each call also carrying `shared` bytes; a
     part too large for a call alone is a ValueError."""
