@@ -86,6 +86,9 @@ class TrainConfig:
     # gain) with settings drawn per clip from the run's seed; computed once, cached, and drawn from with the speeds
     augment_copies: int = 0
     augment_kinds: tuple[str, ...] = AUGMENT_KINDS
+    # normalise each clip's features by its own mean, as decoding.json's utterance_mean decodes (each clip is
+    # shifted to the model's mean before the model's normalisation; validation likewise)
+    utterance_mean: bool = False
     # "default" (one device), "mirrored" (this host's GPUs) or "multi_worker" (hosts in TF_CONFIG); the batch
     # budgets above stay global, split over the replicas (asr/training/distribute.py). How to run, not what to train: a
     # run may resume under another strategy.

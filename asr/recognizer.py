@@ -78,6 +78,10 @@ class DecodingConfig:
     # the networks normalise each input's log-mel features by the input's own mean, not the training clips' (a
     # band-limited channel, a room's colour or a noise floor shifts every frame alike; asr.transcribe.Transcriber)
     utterance_mean: bool = False
+    # a stream's networks normalise each frame by a causal mean of the features so far, whose older frames fade
+    # over this many seconds (asr.audio.running_mean; what a stream can have of utterance_mean); None: the training
+    # clips' mean. The same means offline, so a file decodes as it would stream
+    running_mean_s: float | None = None
     # steady background noise above the training clips' floor (the model's noise_floor.json) is taken from each
     # input's mel power, this many times over, before the log (asr.audio.noise); None: the features as computed
     noise_subtraction: float | None = None
@@ -107,12 +111,16 @@ class DecodingConfig:
             raise CheckpointError(f"{path}: unknown key(s) {', '.join(sorted(unknown))}")
         for key, fits, what in (("prior_scale", lambda v: v >= 0, "a number of at least 0"),
                                 ("noise_subtraction", lambda v: v > 0, "a positive number or null"),
+                                ("running_mean_s", lambda v: v >= 1, "a number of seconds of at least 1, or null"),
                                 ("token_prune", lambda v: v < 0, "a negative number (a log posterior)")):
             value = saved.get(key, getattr(cls, key))
             if value is None and getattr(cls, key) is None:  # a setting that is off by default may be null
                 continue
             if not isinstance(value, (int, float)) or not math.isfinite(value) or not fits(value):
                 raise CheckpointError(f"{path}: {key} must be {what}, got {value!r}")
+        if saved.get("utterance_mean") and saved.get("running_mean_s") is not None:
+            raise CheckpointError(f"{path}: utterance_mean and running_mean_s exclude each other (a mean over the "
+                                  "whole input, or a running one)")
         given = {k: v for k, v in (("lm_weight", lm_weight), ("word_bonus", word_bonus),
                                    ("prior_scale", prior_scale)) if v is not None}
         return cls(**{**(defaults or {}), **saved, **given})

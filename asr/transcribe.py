@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from asr import models
-from asr.audio import noise
+from asr.audio import noise, running_mean
 from asr.audio.features import log_of, mel_power
 from asr.audio.segment import SegmentConfig
 from asr.model import directory as model_dir
@@ -50,7 +50,8 @@ class Transcriber(Recognizer):
         asr.model.stream.NotStreamable for a bidirectional model or an ensemble."""
         if self._streaming is None:
             from asr.model.stream import StreamingAcoustics
-            self._streaming = StreamingAcoustics(self.model, self.config, name=str(self.model_dir))
+            self._streaming = StreamingAcoustics(self.model, self.config, name=str(self.model_dir),
+                                                 running_mean_s=self.decoding.running_mean_s)
         return self._streaming
 
     def warm_up(self) -> None:
@@ -72,7 +73,18 @@ class Transcriber(Recognizer):
         if self.noise_floor is not None:
             power = noise.subtract(power, self.noise_floor, self.decoding.noise_subtraction)
         features = log_of(power, self.config.features)
-        return self.model(features, features.mean(axis=0) if self.decoding.utterance_mean else None)
+        return self.model(features, self._means(features))
+
+    def _means(self, features: np.ndarray) -> np.ndarray | None:
+        """What the networks normalise by in place of the training clips' mean: the input's own mean [mels], each
+        frame's running mean [frames, mels] (as a stream has it), or None (the training mean)."""
+        if self.decoding.utterance_mean:
+            return features.mean(axis=0)
+        if self.decoding.running_mean_s is not None:
+            hop_s = self.config.features.hop_ms / 1000
+            state = running_mean.initial_state(ensemble.training_mean(self.model), hop_s)
+            return running_mean.running_means(features, state, hop_s, self.decoding.running_mean_s)[0]
+        return None
 
 
 def load_model(name_or_dir: str | None = None, beam_width: int | None = None, use_lexicon: bool = True,

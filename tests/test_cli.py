@@ -417,6 +417,8 @@ def test_train_through_the_cli_creates_an_experiment(tmp_path, digits_manifest):
               "--set", "train.batch_frames=300", "--set", "train.validate_utterances=0")
     assert run.returncode == 0, run.stderr
     assert "Traceback" not in run.stderr
+    # no native TensorFlow log line ("E0000 00:00:... failed call to cuInit" on a machine without a GPU)
+    assert not re.search(r"^[EWIF]\d{4} ", run.stderr, re.M), run.stderr
     config = json.loads((out / "config.json").read_text())
     assert config["model"]["units"] == 16 and config["model"]["layers"] == 1 and config["train"]["epochs"] == 1
     assert config["train"]["spec_augment"] is False

@@ -15,11 +15,11 @@ from __future__ import annotations
 import contextlib
 import json
 import queue
-from concurrent.futures import ThreadPoolExecutor
 import shutil
 import signal
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 

@@ -119,3 +119,9 @@ class NumpyEnsemble:
     def __call__(self, features: np.ndarray, mean: np.ndarray | None = None) -> np.ndarray:
         return combine([network(features, mean) for network in self.networks], self.shares)
 
+
+def training_mean(model) -> np.ndarray:
+    """The training features' mean [mels] a network normalises by (an ensemble's: its networks' weighted mean)."""
+    if isinstance(model, NumpyEnsemble):
+        return sum(np.float64(w) * network.mean for w, network in zip(model.shares, model.networks)) / sum(model.shares)
+    return model.mean

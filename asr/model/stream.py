@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from asr.audio import running_mean
 from asr.audio.features import hop_samples, log_mel, num_frames, window_samples
 from asr.config import Config
 from asr.model.ensemble import ENSEMBLE_FILE, NumpyEnsemble
@@ -27,7 +28,8 @@ class NotStreamable(ValueError):
 class StreamingAcoustics:
     """The shared, compiled step of one model: (samples, states) -> (log posteriors, states)."""
 
-    def __init__(self, model: NumpyAcousticModel | NumpyEnsemble, config: Config, name: str = "the model"):
+    def __init__(self, model: NumpyAcousticModel | NumpyEnsemble, config: Config, name: str = "the model",
+                 running_mean_s: float | None = None):
         if isinstance(model, NumpyEnsemble):
             raise NotStreamable(f"{name} is an ensemble of {len(model.networks)} networks ({ENSEMBLE_FILE}): "
                                 "streaming runs a single network")
@@ -44,15 +46,27 @@ class StreamingAcoustics:
         # the recurrent layers carry their state between chunks (NumpyAcousticModel.step): a stream runs one or a
         # few frames at a time, where numpy's matrix products take tens of microseconds
         self.acoustics = model
+        # each frame normalised by the running mean of the frames so far (asr.audio.running_mean), its state carried
+        # beside the layers'; None: by the training mean
+        self.running_mean_s = running_mean_s
+        self.hop_s = self.features.hop_ms / 1000
         one_blas_thread()  # a stream's matrix products are tiny (asr.model.network.one_blas_thread)
 
     def _step(self, samples: np.ndarray, states: tuple) -> tuple[np.ndarray, tuple]:
         """(samples that complete whole groups of frames, states) -> (log posteriors [frames, tokens], states);
         only the stream's last group of frames is short."""
-        return self.acoustics.step(log_mel(samples, self.features), states)
+        features = log_mel(samples, self.features)
+        if self.running_mean_s is None:
+            return self.acoustics.step(features, states)
+        layers, mean_state = states
+        means, mean_state = running_mean.running_means(features, mean_state, self.hop_s, self.running_mean_s)
+        log_probs, layers = self.acoustics.step(features, layers, means)
+        return log_probs, (layers, mean_state)
 
     def initial_states(self) -> tuple:
-        return self.acoustics.initial_states()
+        if self.running_mean_s is None:
+            return self.acoustics.initial_states()
+        return self.acoustics.initial_states(), running_mean.initial_state(self.acoustics.mean, self.hop_s)
 
     def open(self) -> "AcousticStream":
         return AcousticStream(self)

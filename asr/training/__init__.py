@@ -19,7 +19,8 @@ def require_tensorflow(what: str) -> None:
     """Import TensorFlow and Keras, or raise MissingTensorFlow saying that `what` needs them and how to install."""
     try:
         import keras  # noqa: F401
-        import tensorflow  # noqa: F401
+        import tensorflow
     except ImportError:
         raise MissingTensorFlow(f"{what} needs TensorFlow, which is not installed: pip install 'asr[{EXTRA}]'") \
             from None
+    tensorflow.config.list_physical_devices()  # the devices are found now, so that their messages come now too

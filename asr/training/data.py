@@ -151,6 +151,16 @@ def _save(features: FeatureSet, cache: Path) -> None:
     os.replace(tmp, cache)
 
 
+def center_utterances(features: FeatureSet, mean: np.ndarray) -> None:
+    """Shift each utterance's frames, in place, so that its mean is `mean` (what normalising by its own mean
+    gives once the model subtracts `mean`)."""
+    mean = np.asarray(mean, np.float32)
+    for i in range(len(features)):
+        part = features.frames[features.offsets[i]:features.offsets[i + 1]]
+        if len(part):
+            part += (mean - part.astype(np.float32).mean(axis=0)).astype(part.dtype)
+
+
 def encode_labels(texts, vocab: Vocabulary) -> list[np.ndarray]:
     return [np.array(vocab.encode(normalize(t)), np.int32) for t in texts]
 

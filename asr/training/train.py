@@ -30,6 +30,7 @@ from asr.training import checkpoint, distribute
 from asr.training.data import (
     FeatureSet,
     batch_dataset,
+    center_utterances,
     concatenate,
     encode_labels,
     feature_stats,
@@ -361,6 +362,10 @@ class Trainer:
             self.model.set_normalization(*feature_stats(self.train.features))
             if cfg.train.init_from:
                 self._init_from(Path(cfg.train.init_from))
+            if cfg.train.utterance_mean:
+                mean = self.model.feature_mean.numpy()
+                center_utterances(self.train.features, mean)
+                center_utterances(self.valid.features, mean)
             self.optimizer = make_optimizer(cfg, self.steps_per_epoch, self.distributed)
             self.state = self._restore()
         if self.distributed:

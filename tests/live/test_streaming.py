@@ -12,6 +12,7 @@ import tensorflow as tf
 from asr import load_model
 from asr.audio.features import log_mel
 from asr.audio.load import load_audio
+from asr.audio.running_mean import initial_state, running_means
 from asr.config import Config, ModelConfig
 from asr.evaluate import with_quiet
 from asr.live.streaming import StreamingConfig, StreamingTranscriber
@@ -62,6 +63,23 @@ def test_chunked_model_equals_whole_clip_model(cell, stack):
         online = np.concatenate(parts)
         assert online.shape == whole.shape
         np.testing.assert_allclose(online, whole, atol=1e-5)
+
+
+def test_running_mean_streams_as_the_whole_clip_decodes_it():
+    """With a running mean, any chunking gives what the whole clip gives with the same per-frame means, and the
+    means differ from the training mean's normalisation."""
+    cfg, model = _random_model("lstm", 4)
+    network = _numpy(model)
+    samples = (np.random.default_rng(3).standard_normal(16000 * 3 + 123) * 0.3).astype(np.float32)
+    feats = log_mel(samples, cfg.features)
+    means, _ = running_means(feats, initial_state(network.mean, 0.01), 0.01, 2.0)
+    whole = network(feats, means)
+    assert not np.allclose(whole, network(feats), atol=1e-3)
+    acoustics = StreamingAcoustics(network, cfg, running_mean_s=2.0)
+    for chunk in (160, 1601):
+        stream = acoustics.open()
+        parts = [stream.push(samples[i:i + chunk]) for i in range(0, len(samples), chunk)] + [stream.flush()]
+        np.testing.assert_allclose(np.concatenate(parts), whole, atol=1e-4)
 
 
 def test_reset_forgets_the_state_and_streams_are_independent():

@@ -132,6 +132,21 @@ def test_pad_batch_without_labels():
     np.testing.assert_array_equal(y_len, [0])
 
 
+def test_center_utterances_gives_each_clip_the_model_mean():
+    rng = np.random.default_rng(0)
+    lengths = [7, 1, 30]
+    frames = rng.normal(0, 3, [sum(lengths), 4]).astype(np.float16)
+    features = asr.training.data.FeatureSet(["a", "b", "c"], ["x", "y", "z"], frames.copy(),
+                                            np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64))
+    target = np.array([-5.0, -4.0, 0.0, 2.0])
+    asr.training.data.center_utterances(features, target)
+    assert features.frames.dtype == np.float16
+    for i in range(3):
+        np.testing.assert_allclose(features.features(i).astype(np.float32).mean(axis=0), target, atol=0.02)
+    deviation = features.features(2) - features.features(2).mean(axis=0)  # the shape within a clip is kept
+    np.testing.assert_allclose(deviation, frames[8:] - frames[8:].astype(np.float32).mean(axis=0), atol=0.02)
+
+
 def test_feature_set_subset():
     features = feature_set([3, 5, 2, 4])
     by_index = features.subset(np.array([3, 1]))

@@ -61,3 +61,19 @@ def test_validation_frames_put_quiet_before_and_after_each_clip():
     for b, n in ((0, 3), (1, 1)):
         np.testing.assert_allclose(out[b, [0, 1, 2 + n]], np.tile(quiet, (3, 1)))
     assert np.all(out[1, 4:] == 0)
+
+
+def test_utterance_mean_centres_training_and_validation_clips_on_the_model_mean(tmp_path, digits_manifest):
+    """train.utterance_mean: each clip, training and validation, is shifted so that the model's normalisation
+    subtracts its own mean, as decoding.json's utterance_mean decodes."""
+    from asr import config
+    from asr.training.train import Trainer
+    overrides = {"model": {"cell": "lstm", "layers": 1, "units": 8, "stack_frames": 3},
+                 "train": {"epochs": 1, "utterance_mean": True, "validate_utterances": 0}}
+    trainer = Trainer(config.load(overrides=overrides), digits_manifest, digits_manifest, tmp_path / "exp",
+                      log=lambda *a: None)
+    mean = trainer.model.feature_mean.numpy()
+    assert np.ptp(mean) > 1  # a real spectrum's mean, not a constant
+    for split in (trainer.train, trainer.valid):
+        for i in range(len(split.features)):
+            np.testing.assert_allclose(split.features.features(i).astype(np.float32).mean(axis=0), mean, atol=0.02)
