@@ -15,7 +15,8 @@
 #                   missing words pronounced by g2p_en (pip install g2p_en), priors, decoding tuned on valid, the
 #                   input level of the training clips -> $EXP/english_phones
 #   augment         the default model's main network fine-tuned on corrupted speech (augment.toml: noise, babble,
-#                   rooms, telephone, gain), in the default model's place -> $EXP/english_phones_aug
+#                   rooms, telephone, gain; each clip normalised by its own mean, as decoded), beside the same
+#                   second network, its priors -> $EXP/english_phones_aug (scored by `evaluate`; not packaged)
 #   evaluate        dev-clean-2 WER of each model built -> $EXP/eval/NAME (dev-clean-2 is scored here only)
 #   robustness      corrupted copies of every 4th dev-clean-2 utterance (noise, babble, telephone, rooms, gain;
 #                   robustness.py), each scored with ROBUST_MODEL (default english-phones) -> $EXP/eval/robust-MODEL
@@ -130,15 +131,15 @@ fi
 if stage augment; then
   # from the default model just built, or the shipped one
   BASE=$EXP/english_phones; [ -d "$BASE" ] || BASE=asr/models/english-phones
-  train $R/augment.toml "$EXP/augment/G" --set train.init_from="$BASE"
+  train $R/augment.toml "$EXP/augment/G-um" --set train.init_from="$BASE"
   E=$EXP/english_phones_aug
   rm -rf "$E" && cp -r "$BASE" "$E" && rm -rf "$E/tables"
-  cp "$EXP/augment/G/best/model.npz" "$E/"
+  cp "$EXP/augment/G-um/best/model.npz" "$E/"
   python $R/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
 fi
 
 if stage evaluate; then
-  for NAME in english english_stream english_phones; do
+  for NAME in english english_stream english_phones english_phones_aug; do
     [ -d "$EXP/$NAME" ] || continue
     asr evaluate "$EXP/data/dev.jsonl" --model "$EXP/$NAME" --out "$EXP/eval/$NAME"
   done
