@@ -67,6 +67,19 @@ def copy_with_lm(model_dir: Path, folder: Path, sample_rows, decoding: dict) -> 
     return folder
 
 
+def digits_with_decoding(folder: Path, **keys) -> Path:
+    """The shipped `digits` model copied into `folder`, with `keys` put over its decoding.json."""
+    import shutil
+
+    from asr.models import resolve
+    model = folder / "digits"
+    shutil.copytree(resolve("digits"), model)
+    path = model / "decoding.json"
+    decoding = json.loads(path.read_text()) if path.exists() else {}
+    path.write_text(json.dumps({**decoding, **keys}))
+    return model
+
+
 @pytest.fixture(scope="session")
 def digits_manifest(tmp_path_factory, sample_rows) -> Path:
     """The three FSDD clips, absolute paths."""

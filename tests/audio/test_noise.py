@@ -1,18 +1,17 @@
 """asr/audio/noise.py: steady noise above the training floor is taken out of the mel power, babble and clean
 recordings are left as they are, and a model whose decoding.json says noise_subtraction needs its noise floor and
 hears the subtracted features."""
-import json
-import shutil
 
 import numpy as np
 import pytest
+from conftest import digits_with_decoding
 
 from asr.audio import noise
 from asr.audio.features import log_mel, log_of, mel_power
 from asr.audio.load import load_audio
 from asr.config import FeatureConfig
 from asr.model import directory, noise_floor
-from asr.models import CheckpointError, resolve
+from asr.models import CheckpointError
 
 RATE = 16000
 CFG = FeatureConfig()
@@ -68,18 +67,9 @@ def test_the_reference_floor_is_the_median_of_the_clips_floors():
         noise.reference_floor([np.zeros((0, 3))])
 
 
-def _with_decoding(tmp_path, **keys):
-    model = tmp_path / "digits"
-    shutil.copytree(resolve("digits"), model)
-    path = model / "decoding.json"
-    decoding = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**decoding, **keys}))
-    return model
-
-
 def test_a_model_with_noise_subtraction_needs_its_floor_and_hears_the_subtracted_features(tmp_path, samples_dir):
     import asr
-    model = _with_decoding(tmp_path, noise_subtraction=1.5)
+    model = digits_with_decoding(tmp_path, noise_subtraction=1.5)
     with pytest.raises(CheckpointError, match="noise_floor.json: missing"):
         asr.load_model(str(model))
     clip = load_audio(samples_dir / "fsdd-7_nicolas_1.wav", RATE)
@@ -99,6 +89,6 @@ def test_a_model_with_noise_subtraction_needs_its_floor_and_hears_the_subtracted
 @pytest.mark.parametrize("value", [-1, 0, "1.5", float("inf")])
 def test_noise_subtraction_must_be_a_positive_number(tmp_path, value):
     import asr
-    model = _with_decoding(tmp_path, noise_subtraction=value)
+    model = digits_with_decoding(tmp_path, noise_subtraction=value)
     with pytest.raises(CheckpointError, match="noise_subtraction must be a positive number"):
         asr.load_model(str(model))

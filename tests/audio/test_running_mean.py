@@ -2,16 +2,14 @@
 same means, it starts at the prior and follows a channel that changes."""
 from __future__ import annotations
 
-import json
-import shutil
-
 import numpy as np
 import pytest
+from conftest import digits_with_decoding
 
 from asr.audio.features import log_mel
 from asr.audio.load import load_audio
 from asr.audio.running_mean import BLOCK, PRIOR_S, initial_state, running_means
-from asr.models import CheckpointError, resolve
+from asr.models import CheckpointError
 
 HOP_S = 0.01
 
@@ -65,18 +63,9 @@ def test_empty_input_keeps_the_state():
     assert after[1] == state[1]
 
 
-def _with_decoding(tmp_path, **keys):
-    model = tmp_path / "digits"
-    shutil.copytree(resolve("digits"), model)
-    path = model / "decoding.json"
-    decoding = json.loads(path.read_text()) if path.exists() else {}
-    path.write_text(json.dumps({**decoding, **keys}))
-    return model
-
-
 def test_a_model_with_running_mean_s_hears_each_frame_by_its_running_mean(tmp_path, samples_dir):
     import asr
-    model = asr.load_model(str(_with_decoding(tmp_path, running_mean_s=5.0)))
+    model = asr.load_model(str(digits_with_decoding(tmp_path, running_mean_s=5.0)))
     plain = asr.load_model("digits")
     clip = load_audio(samples_dir / "fsdd-7_nicolas_1.wav", model.sample_rate_hz)
     features = log_mel(clip, plain.config.features)
@@ -94,4 +83,4 @@ def test_a_model_with_running_mean_s_hears_each_frame_by_its_running_mean(tmp_pa
 def test_running_mean_s_must_be_seconds_and_not_beside_utterance_mean(tmp_path, keys, message):
     import asr
     with pytest.raises(CheckpointError, match=message):
-        asr.load_model(str(_with_decoding(tmp_path, **keys)))
+        asr.load_model(str(digits_with_decoding(tmp_path, **keys)))
