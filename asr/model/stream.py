@@ -17,7 +17,7 @@ import numpy as np
 from asr.audio import running_mean
 from asr.audio.features import hop_samples, log_mel, num_frames, window_samples
 from asr.config import Config
-from asr.model.ensemble import ENSEMBLE_FILE, NumpyEnsemble
+from asr.model.ensemble import ENSEMBLE_FILE, NumpyEnsemble, training_mean
 from asr.model.network import NumpyAcousticModel, one_blas_thread
 
 
@@ -66,7 +66,7 @@ class StreamingAcoustics:
     def initial_states(self) -> tuple:
         if self.running_mean_s is None:
             return self.acoustics.initial_states()
-        return self.acoustics.initial_states(), running_mean.initial_state(self.acoustics.mean, self.hop_s)
+        return self.acoustics.initial_states(), running_mean.initial_state(training_mean(self.acoustics), self.hop_s)
 
     def open(self) -> "AcousticStream":
         return AcousticStream(self)
