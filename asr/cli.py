@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import math
 import os
@@ -10,7 +9,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from asr import formats
+from asr import formats, native_log
 from asr.config import STRATEGIES
 from asr.formats import FORMATS
 from asr.model.exported import FORMATS as EXPORT_FORMATS
@@ -26,25 +25,6 @@ def _quiet_tensorflow() -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-@contextlib.contextmanager
-def _native_stderr_silenced():
-    """TensorFlow's native start-up messages ignore TF_CPP_MIN_LOG_LEVEL: hide file descriptor 2 while it
-    loads (Python exceptions still print, after it is restored). ASR_VERBOSE=1 shows everything."""
-    if os.environ.get("ASR_VERBOSE"):
-        yield
-        return
-    sys.stderr.flush()
-    saved, devnull = os.dup(2), os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 2)
-    try:
-        yield
-    finally:
-        sys.stderr.flush()
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
-
-
 class UsageError(Exception):
     """Bad arguments: reported in one line, exit code 2."""
 
@@ -53,7 +33,7 @@ def _import_tensorflow(what: str) -> None:
     """Load TensorFlow once, its start-up messages hidden; a UsageError naming the extra when it is missing."""
     from asr.training import MissingTensorFlow, require_tensorflow
     try:
-        with _native_stderr_silenced():
+        with native_log.silenced():
             require_tensorflow(what)
     except MissingTensorFlow as e:
         raise UsageError(str(e)) from None
@@ -81,8 +61,9 @@ def cmd_train(args) -> int:
     from asr.training.checkpoint import CheckpointError
     from asr.training.distribute import StrategyError
     try:
-        train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir, max_minutes=args.max_minutes,
-                  progress=args.progress)
+        with native_log.filtered():  # TensorFlow's native lines can come at any step (oneDNN's, on a first op)
+            train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir,
+                      max_minutes=args.max_minutes, progress=args.progress)
     except (CheckpointError, StrategyError) as e:  # a damaged checkpoint or init_from model, no TF_CONFIG, ...
         raise UsageError(str(e)) from None
     return 0
@@ -138,7 +119,7 @@ def _hotwords(texts) -> dict[str, float]:
 def _load(args):
     """The model named by --model, with --beam (and --hotword); a missing or broken model is a UsageError."""
     hotwords = _hotwords(getattr(args, "hotword", None))
-    with warnings.catch_warnings(record=True) as caught, _native_stderr_silenced():
+    with warnings.catch_warnings(record=True) as caught, native_log.silenced():
         from asr import load_model
         from asr.model.exported import ExportError
         from asr.models import CheckpointError
@@ -290,7 +271,7 @@ def cmd_transcribe(args) -> int:
     model = None  # no input to transcribe: no model to load
     if any(error is None for _, _, error, _ in inputs):
         model = _load(args)
-        with _native_stderr_silenced():  # runtimes print set-up notes on the first call (LiteRT's XNNPACK line)
+        with native_log.silenced():  # runtimes print set-up notes on the first call (LiteRT's XNNPACK line)
             model.warm_up()  # a TFLite model's first call, now, so that the real-time factor measures transcription
     out_dir = Path(args.output_dir) if args.output_dir else None
     if out_dir:
@@ -437,7 +418,7 @@ def cmd_export(args) -> int:
             raise UsageError(error)
         calibration.append(path)
     failure = None
-    with _native_stderr_silenced():  # the converter prints pages of MLIR notes on file descriptor 2
+    with native_log.silenced():  # the converter prints pages of MLIR notes on file descriptor 2
         from asr.audio.load import AudioError
         from asr.training.checkpoint import CheckpointError
         from asr.training.export import ExportError, export
@@ -495,7 +476,7 @@ def _load_streaming(args):
     """The model named by --model (default: the shipped streaming model), checked to be able to stream."""
     args.model = args.model or DEFAULT_STREAMING_MODEL
     model = _load(args)
-    with _native_stderr_silenced():
+    with native_log.silenced():
         try:
             model.streaming().warm_up()
         except ValueError as e:  # asr.model.stream.NotStreamable, or a TFLite file
