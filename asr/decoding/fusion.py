@@ -71,6 +71,7 @@ class LanguageModelScore:
         self._scores: dict[tuple[str, ...], float] = {}
         self._words: dict[tuple[str, ...], tuple[str, ...]] = {(): ()}
         self._spelled: dict[tuple[int, ...], tuple[str, ...]] = {}  # _spell's
+        self._lm_scores: dict[tuple, float] = {}  # (LM state, word) -> log10 P(word | state)
 
     def fresh(self) -> "LanguageModelScore":
         """The same scorer with empty caches, for one search: each utterance (and each concurrent stream) gets
@@ -110,11 +111,20 @@ class LanguageModelScore:
             history = self.words(spelled[:-1])
             state = self._state(history)
             candidates = self.homophones.get(spelled[-1], (spelled[-1],)) if self.homophones else (spelled[-1],)
-            log10_p, word = max((self.lm.score(state, w)[0], w) for w in candidates)
+            log10_p, word = max((self._log10_p(state, w), w) for w in candidates)
             log10_p = min(log10_p, 0.0)  # float16 tables can round a probability of nearly 1 past it
             self._scores[spelled] = self.weight * log10_p * LOG_10 + self.word_bonus
             self._words[spelled] = history + (word,)
         return self._scores[spelled]
+
+    def _log10_p(self, state, word: str) -> float:
+        """The LM's log10 P(word | state), kept: prefixes whose words differ only before the LM's context (two
+        words for a 3-gram) ask the same (two in five of a search's questions)."""
+        key = (state, word)
+        log10_p = self._lm_scores.get(key)
+        if log10_p is None:
+            log10_p = self._lm_scores[key] = self.lm.score(state, word)[0]
+        return log10_p
 
     def state_after(self, words: tuple[str, ...]):
         """The LM's state after `words` (from the sentence's start)."""
