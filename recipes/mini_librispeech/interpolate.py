@@ -50,6 +50,11 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     if not 0.0 <= args.alpha <= 1.0:
         parser.error(f"--alpha must be in [0, 1], got {args.alpha}")
+    for folder in (args.base, args.tuned):
+        for name in ("config.json", WEIGHTS):
+            if not (folder / name).is_file():
+                print(f"interpolate: {folder}: no {name} (not a model directory)", file=sys.stderr)
+                return 1
     differs = _differing_sections(args.base, args.tuned)
     if differs:
         print(f"interpolate: {args.base} and {args.tuned} are not the same network ({differs} differ)",

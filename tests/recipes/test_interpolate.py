@@ -53,3 +53,5 @@ def test_other_networks_are_refused_in_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "model differ" in err
     assert not (tmp_path / "x").exists()
+    assert interpolate.main([str(base), str(tmp_path / "gone"), "--alpha", "0.5", "--out", str(tmp_path / "x")]) == 1
+    assert capsys.readouterr().err == f"interpolate: {tmp_path / 'gone'}: no config.json (not a model directory)\n"
