@@ -64,7 +64,8 @@ def filtered():
         sys.stderr.flush()
         os.dup2(saved, 2)  # closes the pipe's last write end: the thread reads to its end, then stops
         thread.join(timeout=5)
-        os.close(saved)
+        if not thread.is_alive():  # else a child process still holds the pipe: the thread keeps writing to saved
+            os.close(saved)
 
 
 def _pass_on(read_end: int, out: int) -> None:

@@ -37,8 +37,8 @@ def test_the_blend_is_the_weighted_mean_and_decodes(tmp_path, samples_dir):
                     expected = (1 - alpha) * a[key].astype(np.float64) + alpha * b[key].astype(np.float64)
                     np.testing.assert_allclose(c[key].astype(np.float64), expected, rtol=2e-3, atol=2e-3)
         assert (out / "config.json").read_text() == (base / "config.json").read_text()
-    np.testing.assert_array_equal(np.load(tmp_path / "blend-0.0" / "model.npz")["w005"],
-                                  np.load(base / "model.npz")["w005"])
+    with np.load(tmp_path / "blend-0.0" / "model.npz") as blended, np.load(base / "model.npz") as original:
+        np.testing.assert_array_equal(blended["w005"], original["w005"])
     assert load_model(str(tmp_path / "blend-0.0")).transcribe(samples_dir / "fsdd-0_jackson_0.wav").text == "zero"
 
 
