@@ -55,14 +55,15 @@ def cmd_train(args) -> int:
         cfg = config.load(args.config, overrides)
     except (ValueError, TypeError, OSError) as e:
         raise UsageError(f"{args.config or '--set'}: {e}") from None
-    for manifest in (args.train, args.valid):
+    for manifest in (*args.train, args.valid):
         if not Path(manifest).is_file():
             raise UsageError(f"{manifest}: no such manifest")
     from asr.training.checkpoint import CheckpointError
     from asr.training.distribute import StrategyError
     try:
         with native_log.filtered():  # TensorFlow's native lines can come at any step (oneDNN's, on a first op)
-            train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir,
+            train_manifests = args.train if len(args.train) > 1 else args.train[0]
+            train.run(cfg, train_manifests, args.valid, args.out, cache_dir=args.cache_dir,
                       max_minutes=args.max_minutes, progress=args.progress)
     except (CheckpointError, StrategyError) as e:  # a damaged checkpoint or init_from model, no TF_CONFIG, ...
         raise UsageError(str(e)) from None
@@ -587,7 +588,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("train", help="train or resume an acoustic model")
     p.add_argument("--config", help="TOML file of overrides of the defaults in asr/config.py")
     p.add_argument("--set", action="append", metavar="SECTION.KEY=VALUE", help="one more override (repeatable)")
-    p.add_argument("--train", required=True, help="training manifest (JSONL)")
+    p.add_argument("--train", required=True, nargs="+", metavar="MANIFEST",
+                   help="training manifest(s) (JSONL); several are read one after another, each with its own "
+                        "feature cache")
     p.add_argument("--valid", required=True, help="validation manifest (JSONL), greedy WER every epoch")
     p.add_argument("--out", required=True, help="experiment directory; an existing one is resumed")
     p.add_argument("--cache-dir", help="feature cache directory (default OUT/features)")

@@ -463,6 +463,15 @@ def test_train_with_a_missing_config_file_is_a_one_line_error(tmp_path, digits_m
     assert len(err.splitlines()) == 1 and "nope.toml" in err
 
 
+def test_train_names_the_missing_one_of_several_training_manifests(tmp_path, digits_manifest, capsys):
+    gone = tmp_path / "gone.jsonl"
+    code = main(["train", "--train", str(digits_manifest), str(gone), "--valid", str(digits_manifest),
+                 "--out", str(tmp_path / "exp")])
+    assert code == 2
+    assert capsys.readouterr().err.splitlines() == [f"asr: error: {gone}: no such manifest"]
+    assert not (tmp_path / "exp").exists()
+
+
 def test_evaluate_draws_no_progress_bars_into_a_log(tmp_path, samples_dir):
     manifest = tmp_path / "m.jsonl"
     manifest.write_text(json.dumps({"id": "a", "audio": str(samples_dir / "fsdd-7_nicolas_1.wav"), "text": "seven",

@@ -62,13 +62,17 @@ class Split:
 
 def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print, speeds=(1.0,),
                  augment_copies: int = 0) -> Split:
-    """Features and labels of a manifest (each clip at each of `speeds`, and `augment_copies` corrupted versions
-    as cfg.train names them), without clips too short for their label after subsampling."""
-    sets = [load_features(manifest, cfg.features, cache_dir, speed=s) for s in speeds]
+    """Features and labels of a manifest, or of several one after another (each clip at each of `speeds`, and
+    `augment_copies` corrupted versions as cfg.train names them), without clips too short for their label after
+    subsampling. Each manifest keeps its own feature cache, so adding a corpus computes only its features."""
+    manifests = [manifest] if isinstance(manifest, (str, Path)) else list(manifest)
+    sets = [_joined([load_features(m, cfg.features, cache_dir, speed=s) for m in manifests]) for s in speeds]
     if augment_copies:
-        sets += load_augmented_features(manifest, cfg.features, cache_dir, augment_copies, cfg.train.augment_kinds,
-                                        cfg.train.seed)
-    features = concatenate(sets) if len(sets) > 1 else sets[0]
+        copies = [load_augmented_features(m, cfg.features, cache_dir, augment_copies, cfg.train.augment_kinds,
+                                          cfg.train.seed) for m in manifests]  # babble: other clips of the same one
+        sets += [_joined([c[k] for c in copies]) for k in range(augment_copies)]
+    features = _joined(sets)
+    manifest = " + ".join(str(m) for m in manifests)
     source = np.unique(features.ids, return_inverse=True)[1].reshape(-1) if len(sets) > 1 else None
     labels = encode_labels(features.texts, vocab)
     out_frames = output_lengths(features.lengths, cfg.model)
@@ -79,6 +83,10 @@ def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print,
         labels = [lab for lab, ok in zip(labels, fits) if ok]
         source = source[fits] if source is not None else None
     return Split(features, labels, source)
+
+
+def _joined(sets: list[FeatureSet]) -> FeatureSet:
+    return concatenate(sets) if len(sets) > 1 else sets[0]
 
 
 def make_optimizer(cfg: Config, steps_per_epoch: int, distributed: bool = False) -> keras.optimizers.Optimizer:

@@ -171,6 +171,31 @@ def test_corrupted_copies_join_the_versions_an_epoch_draws_from(tmp_path, sample
     assert any("each as recorded or as one of 2 corrupted copies" in line for line in log)
 
 
+def test_several_training_manifests_are_read_one_after_another_each_with_its_own_cache(tmp_path, sample_rows):
+    """prepare_data([A, B]): the clips of both, each version (speed, corrupted copy) of A's clips then B's; every
+    manifest caches its own features, so a run that adds a corpus to A computes only the new corpus's."""
+    a, b, c = tmp_path / "a.jsonl", tmp_path / "b.jsonl", tmp_path / "c.jsonl"
+    for path, names in ((a, ("0_jackson_0", "7_nicolas_1")), (b, ("9_yweweler_2",)), (c, ("7_nicolas_1",))):
+        path.write_text("".join(json.dumps({**sample_rows[n], "id": f"{path.stem}-{n}"}) + "\n" for n in names))
+    cfg = config.load(overrides={**CFG.to_dict(), "train": {**CFG.to_dict()["train"], "speeds": [1.0, 1.1],
+                                                            "augment_copies": 1, "augment_kinds": ["gain"]}})
+    cache = tmp_path / "cache"
+    split = prepare_data([a, b], cfg, Vocabulary(), cache, log=lambda *x: None, speeds=cfg.train.speeds,
+                         augment_copies=1)
+    ids = ["a-0_jackson_0", "a-7_nicolas_1", "b-9_yweweler_2"]
+    assert split.features.ids == ids * 3  # speed 1.0, speed 1.1, the corrupted copy
+    assert sorted(np.bincount(split.source)) == [3] * 3
+    alone = prepare_data(b, cfg, Vocabulary(), cache, speeds=cfg.train.speeds, augment_copies=1)
+    np.testing.assert_array_equal(alone.features.frames[:alone.features.offsets[1]],
+                                  split.features.frames[split.features.offsets[2]:split.features.offsets[3]])
+    cached = {p.name: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert sum(name.startswith("a-") for name in cached) == 3 and sum(name.startswith("b-") for name in cached) == 3
+    again = prepare_data([a, c], cfg, Vocabulary(), cache, speeds=cfg.train.speeds, augment_copies=1)
+    assert again.features.ids == ["a-0_jackson_0", "a-7_nicolas_1", "c-7_nicolas_1"] * 3
+    assert {n: t for n, t in ((p.name, p.stat().st_mtime_ns) for p in cache.iterdir()) if n in cached} == cached
+    assert sum(p.name.startswith("c-") for p in cache.iterdir()) == 3  # only the new manifest's were computed
+
+
 def test_rerunning_a_finished_run_says_so_and_trains_nothing(tiny_experiment):
     from conftest import TINY_OVERRIDES
 
