@@ -15,8 +15,10 @@
 #                   missing words pronounced by g2p_en (pip install g2p_en), priors, decoding tuned on valid, the
 #                   input level of the training clips -> $EXP/english_phones
 #   augment         the default model's main network fine-tuned on corrupted speech (augment.toml: noise, babble,
-#                   rooms, telephone, gain; each clip normalised by its own mean, as decoded), beside the same
-#                   second network, its priors -> $EXP/english_phones_aug (scored by `evaluate`; not packaged)
+#                   rooms, telephone, gain; each clip normalised by its own mean, as decoded): 2 epochs on the
+#                   training clips, then 5 with speechocean762's 69 training speakers added (SO762; the other 22
+#                   held back), beside the same second network, its priors -> $EXP/english_phones_aug (what
+#                   `package` ships as english-phones; needs english_phones first)
 #   evaluate        dev-clean-2 WER of each model built -> $EXP/eval/NAME (dev-clean-2 is scored here only)
 #   robustness      corrupted copies of every 4th dev-clean-2 utterance (noise, babble, telephone, rooms, gain;
 #                   robustness.py), each scored with ROBUST_MODEL (default english-phones) -> $EXP/eval/robust-MODEL
@@ -27,7 +29,8 @@
 #   package         each model built into asr/models/NAME (its card and metrics.json stay), packed (asr pack)
 #
 # Training stages resume from their latest checkpoint; run a stage again to continue it. Environment: DATA
-# (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech), GPU_OUT (english_phones),
+# (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech), SO762 (augment; default
+# ../shared/data/speechocean762), GPU_OUT (english_phones),
 # GUTENBERG_RAW (lm, english_phones: the Project Gutenberg e-texts, gutenberg.md), SYNTH_HOURS (synth),
 # MAX_MINUTES (stop training with a checkpoint after this long). Experiments around these stages (ablations,
 # other runs, other beams; RESULTS.md's second table) are in experiments.sh.
@@ -35,6 +38,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 DATA=${DATA:-../shared/data/librispeech-mini}
 EXP=${EXP:-exp/mini_librispeech}
+SO762=${SO762:-../shared/data/speechocean762}
+SO762_EXP=${SO762_EXP:-exp/speechocean762}
 R=recipes/mini_librispeech
 STAGES=${*:-prepare lm english english_stream english_phones augment evaluate robustness synth package}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
@@ -129,12 +134,20 @@ noise_subtraction=1.5, utterance_mean=True); open(sys.argv[1], 'w').write(json.d
 fi
 
 if stage augment; then
-  # from the default model just built, or the shipped one
-  BASE=$EXP/english_phones; [ -d "$BASE" ] || BASE=asr/models/english-phones
-  train $R/augment.toml "$EXP/augment/G-um" --set train.init_from="$BASE"
+  # from the ensemble of the GPU runs that english_phones built (the shipped main network is already fine-tuned)
+  BASE=$EXP/english_phones
+  [ -d "$BASE" ] || { echo "augment: $BASE missing: run the english_phones stage first" >&2; exit 1; }
+  S=$SO762_EXP/data
+  [ -f "$S/train.jsonl" ] || python recipes/speechocean762/prepare.py "$SO762" "$S"
+  [ -f "$S/train_speakers.jsonl" ] || python recipes/speechocean762/split_speakers.py "$S/train.jsonl" "$S" --every 4
+  train $R/augment.toml "$EXP/augment/G-um" --set train.init_from="$BASE" --set train.epochs=2
+  asr train --config $R/augment.toml --train "$EXP/data/train.jsonl" "$S/train_speakers.jsonl" \
+    --valid "$EXP/data/valid.jsonl" --out "$EXP/augment/G-so" --cache-dir "$EXP/features" \
+    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} --set train.init_from="$EXP/augment/G-um/best" \
+    --set train.epochs=5 --set train.learning_rate=1.5e-4
   E=$EXP/english_phones_aug
   rm -rf "$E" && cp -r "$BASE" "$E" && rm -rf "$E/tables"
-  cp "$EXP/augment/G-um/best/model.npz" "$E/"
+  cp "$EXP/augment/G-so/best/model.npz" "$E/"
   python $R/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
 fi
 
@@ -167,10 +180,12 @@ fi
 
 if stage package; then
   for NAME in english english_stream english_phones; do
-    [ -d "$EXP/$NAME" ] || continue
+    BUILT=$EXP/$NAME
+    [ "$NAME" = english_phones ] && [ -d "$EXP/english_phones_aug" ] && BUILT=$EXP/english_phones_aug  # augment's
+    [ -d "$BUILT" ] || continue
     SHIPPED=asr/models/${NAME//_/-}
     find "$SHIPPED" -mindepth 1 -maxdepth 1 ! -name README.md ! -name metrics.json -exec rm -rf {} +
-    for f in "$EXP/$NAME"/*; do
+    for f in "$BUILT"/*; do
       case "$(basename "$f")" in README.md|metrics.json) ;; *) cp -r "$f" "$SHIPPED/" ;; esac
     done
     asr pack "$SHIPPED"
