@@ -62,8 +62,7 @@ def cmd_train(args) -> int:
     from asr.training.distribute import StrategyError
     try:
         with native_log.filtered():  # TensorFlow's native lines can come at any step (oneDNN's, on a first op)
-            train_manifests = args.train if len(args.train) > 1 else args.train[0]
-            train.run(cfg, train_manifests, args.valid, args.out, cache_dir=args.cache_dir,
+            train.run(cfg, args.train, args.valid, args.out, cache_dir=args.cache_dir,
                       max_minutes=args.max_minutes, progress=args.progress)
     except (CheckpointError, StrategyError) as e:  # a damaged checkpoint or init_from model, no TF_CONFIG, ...
         raise UsageError(str(e)) from None

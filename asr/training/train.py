@@ -72,13 +72,13 @@ def prepare_data(manifest, cfg: Config, vocab: Vocabulary, cache_dir, log=print,
                                           cfg.train.seed) for m in manifests]  # babble: other clips of the same one
         sets += [_joined([c[k] for c in copies]) for k in range(augment_copies)]
     features = _joined(sets)
-    manifest = " + ".join(str(m) for m in manifests)
     source = np.unique(features.ids, return_inverse=True)[1].reshape(-1) if len(sets) > 1 else None
     labels = encode_labels(features.texts, vocab)
     out_frames = output_lengths(features.lengths, cfg.model)
     fits = np.array([f >= min_ctc_frames(lab) and len(lab) > 0 for f, lab in zip(out_frames, labels)], bool)
     if not fits.all():
-        log(f"{manifest}: skipped {int((~fits).sum())} clip(s) too short for their transcript or untranscribed")
+        log(f"{' + '.join(map(str, manifests))}: skipped {int((~fits).sum())} clip(s) too short for their transcript "
+            "or untranscribed")
         features = features.subset(fits)
         labels = [lab for lab, ok in zip(labels, fits) if ok]
         source = source[fits] if source is not None else None
