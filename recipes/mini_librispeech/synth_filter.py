@@ -1,6 +1,7 @@
 """Keep the synthetic clips Whisper tiny.en reads back: a clip whose read-back WER is above `--max-wer` is dropped.
 
-    python recipes/mini_librispeech/synth_filter.py OUT/train.jsonl [OUT/test-VOICE.jsonl ...] [--max-wer 0.2]
+    python recipes/mini_librispeech/synth_filter.py OUT/train.jsonl [OUT/test-VOICE.jsonl ...] [--max-wer 0.2] \
+        [--jobs N]
 
 For each MANIFEST (synth.py's; ids VOICE-NNNNNN) it writes, beside it:
 MANIFEST.kept.jsonl            the clips kept, in the manifest's order
@@ -8,12 +9,15 @@ MANIFEST.readback/VOICE.tsv    Whisper's text of each clip (id, text): the run r
 MANIFEST.readback/VOICE/       a score folder like `asr evaluate --out` (recogs.txt, errs.txt, wer.json)
 MANIFEST.readback/kept.tsv     per voice: clips, clips kept, the kept fraction, hours kept, read-back WER
 
-Whisper is peers.py's runner (tiny.en int8, beam 5, one thread); WER is asr.metrics' after our normaliser.
+Whisper is peers.py's runner (tiny.en int8, beam 5, one thread); WER is asr.metrics' after our normaliser. With
+`--jobs N`, N processes read back the voices side by side, each with its own Whisper (each voice's transcripts are
+its own file, so a stopped run resumes alike).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing
 import sys
 from pathlib import Path
 
@@ -62,19 +66,48 @@ def read_back(utterances, transcribe, cache_path: Path, desc: str) -> dict[str, 
     return texts
 
 
-def filter_manifest(manifest: Path, transcribe, max_wer: float, log=print) -> list[dict]:
-    """Read back every clip of `manifest`, write the kept manifest and the per-voice score folders and table;
-    returns the table's rows."""
+_WORKER: dict = {}  # a --jobs worker's own transcriber, made once by its initializer
+
+
+def _start_worker(make_transcribe) -> None:
+    _WORKER["transcribe"] = make_transcribe()
+
+
+def _read_back_voice(task) -> dict[str, str]:
+    utterances, cache_path, desc = task
+    return read_back(utterances, _WORKER["transcribe"], cache_path, desc)
+
+
+def read_back_voices(tasks, make_transcribe, jobs: int) -> dict[str, str]:
+    """Whisper's text of every clip of `tasks` ((utterances, cache path, description) per voice), the voices read
+    back one after another or, with `jobs` > 1, by that many processes (forked: `make_transcribe` runs in each)."""
+    texts = {}
+    if jobs <= 1 or len(tasks) <= 1:
+        transcribe = make_transcribe()
+        for utterances, cache_path, desc in tasks:
+            texts.update(read_back(utterances, transcribe, cache_path, desc))
+        return texts
+    with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks)), _start_worker, (make_transcribe,)) as pool:
+        for voice_texts in pool.imap_unordered(_read_back_voice, tasks):
+            texts.update(voice_texts)
+    return texts
+
+
+def filter_manifest(manifest: Path, make_transcribe, max_wer: float, log=print, jobs: int = 1) -> list[dict]:
+    """Read back every clip of `manifest` (with the transcriber `make_transcribe()` returns), write the kept
+    manifest and the per-voice score folders and table; returns the table's rows."""
     utterances = read_manifest(manifest)
     if not utterances:
         raise ValueError(f"{manifest}: no clips")
     lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
     readback = manifest.with_name(manifest.name + ".readback")
     voices = sorted({voice_of(u.id) for u in utterances})
-    texts, table = {}, []
+    mine_of = {voice: [u for u in utterances if voice_of(u.id) == voice] for voice in voices}
+    texts = read_back_voices([(mine_of[v], readback / f"{v}.tsv", f"read back {v}") for v in voices],
+                             make_transcribe, jobs)
+    table = []
     for voice in voices:
-        mine = [u for u in utterances if voice_of(u.id) == voice]
-        texts.update(read_back(mine, transcribe, readback / f"{voice}.tsv", f"read back {voice}"))
+        mine = mine_of[voice]
         heard = [u for u in mine if u.id in texts]
         scores = metrics.write_report(readback / voice, [u.id for u in heard], [u.text for u in heard],
                                       [texts[u.id] for u in heard])
@@ -104,14 +137,18 @@ def main(argv=None) -> int:
     parser.add_argument("manifests", nargs="+", type=Path)
     parser.add_argument("--max-wer", type=float, default=MAX_WER,
                         help=f"drop a clip read back with a higher WER (default {MAX_WER})")
+    parser.add_argument("--jobs", type=int, default=1, help="processes reading back voices side by side (default 1)")
     args = parser.parse_args(argv)
     try:
         for manifest in args.manifests:
             if not manifest.is_file():
                 raise ValueError(f"{manifest}: no such manifest (run synth.py first)")
-        transcribe, _ = whisper_peer()
+        if args.jobs < 1:
+            raise ValueError(f"--jobs {args.jobs}: must be at least 1")
+        transcribe, _ = whisper_peer()  # fails here, before any read-back, where Whisper is missing
+        make_transcribe = (lambda: transcribe) if args.jobs == 1 else (lambda: whisper_peer()[0])
         for manifest in args.manifests:
-            filter_manifest(manifest, transcribe, args.max_wer)
+            filter_manifest(manifest, make_transcribe, args.max_wer, jobs=args.jobs)
     except (PeerUnavailable, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

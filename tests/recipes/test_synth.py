@@ -197,7 +197,7 @@ def test_the_filter_writes_the_kept_manifest_and_resumes_from_its_transcripts(tm
         calls.append(len(samples))
         return heard[len(samples)]
 
-    table = synth_filter.filter_manifest(manifest, transcribe, 0.2, log=lambda _: None)
+    table = synth_filter.filter_manifest(manifest, lambda: transcribe, 0.2, log=lambda _: None)
     kept = [json.loads(line) for line in (tmp_path / "train.kept.jsonl").read_text().splitlines()]
     assert [r["id"] for r in kept] == ["flite_awb-000000", "kokoro-000002"] and kept[0] == rows[0]
     assert [(r["voice"], r["clips"], r["kept"], r["kept_fraction"]) for r in table] == [
@@ -206,8 +206,19 @@ def test_the_filter_writes_the_kept_manifest_and_resumes_from_its_transcripts(tm
     assert recogs[1] == "flite_awb-000001\tref=a dog ran fast home\thyp=a frog ran past rome"
     assert (tmp_path / "train.jsonl.readback" / "kept.tsv").read_text().splitlines()[1].startswith("flite_awb\t2\t1\t0.5")
 
-    assert synth_filter.filter_manifest(manifest, transcribe, 0.8, log=lambda _: None)[0]["kept"] == 2
+    assert synth_filter.filter_manifest(manifest, lambda: transcribe, 0.8, log=lambda _: None)[0]["kept"] == 2
     assert len(calls) == 3  # the second run read every transcript from the cache
+
+    for cache in (tmp_path / "train.jsonl.readback").glob("*.tsv"):
+        cache.unlink()
+    (tmp_path / "train.kept.jsonl").unlink()
+    table_jobs = synth_filter.filter_manifest(manifest, lambda: transcribe, 0.2, log=lambda _: None, jobs=2)
+    assert table_jobs == table  # two processes, one voice each: the same read-backs, table and kept manifest
+    assert [json.loads(line)["id"] for line in (tmp_path / "train.kept.jsonl").read_text().splitlines()] == [
+        "flite_awb-000000", "kokoro-000002"]
+    assert sorted(p.name for p in (tmp_path / "train.jsonl.readback").glob("*.tsv")) == [
+        "flite_awb.tsv", "kept.tsv", "kokoro.tsv"]
+    assert len(calls) == 3  # the workers' calls are in their own processes, not this one's list
 
 
 def installed(voice, binary):
