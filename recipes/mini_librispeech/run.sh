@@ -49,10 +49,12 @@ LM=$EXP/lm/3gram-prune001.arpa.gz
 BOOKS_LM=$EXP/lm/books-3gram-prune011.arpa.gz
 GUTENBERG_LM=$EXP/lm/gutenberg-3gram-prune0_11_14.arpa.gz
 
-# train CONFIG OUT [OPTIONS]: asr train on the training speakers, validated on the two held-out ones (resumes)
+# train CONFIG OUT [OPTIONS]: asr train on the training speakers and the manifests MORE_TRAIN names, if any,
+# validated on the two held-out speakers (resumes)
 train() {
-  asr train --config "$1" --train "$EXP/data/train.jsonl" --valid "$EXP/data/valid.jsonl" --out "$2" \
-    --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} "${@:3}"
+  # shellcheck disable=SC2086  # MORE_TRAIN is a list of paths
+  asr train --config "$1" --train "$EXP/data/train.jsonl" ${MORE_TRAIN:-} --valid "$EXP/data/valid.jsonl" \
+    --out "$2" --cache-dir "$EXP/features" ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} "${@:3}"
 }
 # with_lm_and_priors NET OUT WEIGHTS BONUSES [TUNING OPTIONS]: model directory OUT = network NET + the LM + its token
 # priors (300 training clips) + decoding.json, the LM weight, word bonus and prior scale chosen on valid
@@ -151,18 +153,13 @@ if stage augment; then
   [ -d "$BASE" ] || { echo "augment: $BASE missing: run the english_phones stage first" >&2; exit 1; }
   SYNTH_KEPT=$EXP/synth/train.kept.jsonl
   [ -f "$SYNTH_KEPT" ] || { echo "augment: $SYNTH_KEPT missing: run the synth stage first" >&2; exit 1; }
-  S=$SO762_EXP/data
-  [ -f "$S/train.jsonl" ] || python recipes/speechocean762/prepare.py "$SO762" "$S"
-  [ -f "$S/train_speakers.jsonl" ] || python recipes/speechocean762/split_speakers.py "$S/train.jsonl" "$S" --every 4
+  DATA="$SO762" EXP="$SO762_EXP" SPLIT=train_speakers bash recipes/speechocean762/run.sh prepare  # its speaker split
+  SO_TRAIN=$SO762_EXP/data/train_speakers.jsonl
   train $R/augment.toml "$EXP/augment/G-um" --set train.init_from="$BASE" --set train.epochs=2
-  asr train --config $R/augment.toml --train "$EXP/data/train.jsonl" "$S/train_speakers.jsonl" \
-    --valid "$EXP/data/valid.jsonl" --out "$EXP/augment/G-so" --cache-dir "$EXP/features" \
-    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} --set train.init_from="$EXP/augment/G-um/best" \
+  MORE_TRAIN="$SO_TRAIN" train $R/augment.toml "$EXP/augment/G-so" --set train.init_from="$EXP/augment/G-um/best" \
     --set train.epochs=5 --set train.learning_rate=1.5e-4
-  asr train --config $R/augment.toml --train "$EXP/data/train.jsonl" "$S/train_speakers.jsonl" "$SYNTH_KEPT" \
-    --valid "$EXP/data/valid.jsonl" --out "$EXP/augment/G-synth" --cache-dir "$EXP/features" \
-    ${MAX_MINUTES:+--max-minutes "$MAX_MINUTES"} --set train.init_from="$EXP/augment/G-so/best" \
-    --set train.epochs=3 --set train.learning_rate=1e-4
+  MORE_TRAIN="$SO_TRAIN $SYNTH_KEPT" train $R/augment.toml "$EXP/augment/G-synth" \
+    --set train.init_from="$EXP/augment/G-so/best" --set train.epochs=3 --set train.learning_rate=1e-4
   E=$EXP/english_phones_aug
   rm -rf "$E" && cp -r "$BASE" "$E" && rm -rf "$E/tables"
   cp "$EXP/augment/G-synth/best/model.npz" "$E/"
