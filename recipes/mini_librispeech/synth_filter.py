@@ -12,8 +12,8 @@ MANIFEST.readback/kept.tsv     per voice: clips, clips kept, the kept fraction, 
 Whisper is peers.py's runner (tiny.en int8, beam 5, one thread); WER is asr.metrics' after our normaliser. With
 `--jobs N`, N processes read back the voices side by side, each with its own Whisper (each voice's transcripts are
 its own file, so a stopped run resumes alike). With `--pack S`, one Whisper call reads several clips of a voice
-at once: consecutive clips joined with 1 s of silence after each, up to S seconds (Whisper reads 30 s windows, so
-one short clip costs as much as a full window); each word Whisper times goes to the clip its middle falls in, or
+at once: consecutive clips joined with 1 s of silence after each, up to S seconds (Whisper's encoder reads 30 s
+windows, so one short clip costs it a full window); each word Whisper times goes to the clip its middle falls in, or
 the nearest one.
 """
 from __future__ import annotations
@@ -111,15 +111,19 @@ def read_back(utterances, transcribe, cache_path: Path, desc: str, pack_s: float
     `words`) and reads packed windows of up to `pack_s` seconds."""
     texts = read_cache(cache_path)
     todo = [u for u in utterances if u.id not in texts]
+
+    def one_at_a_time(group):
+        return {utt.id: " ".join(transcribe(samples).split()) for utt, samples in _loaded(group)}
+
+    def packed(group):
+        return _read_packed(group, transcribe)
+
+    groups, read = (pack(todo, pack_s), packed) if pack_s else ([[u] for u in todo], one_at_a_time)
     cache_path.parent.mkdir(parents=True, exist_ok=True)
     with open(cache_path, "a", encoding="utf-8") as cache:
         bar = tqdm(total=len(todo), desc=desc, unit="clip", disable=None)
-        for group in pack(todo, pack_s) if pack_s else [[u] for u in todo]:
-            if pack_s:
-                heard = _read_packed(group, transcribe)
-            else:
-                heard = {utt.id: " ".join(transcribe(samples).split()) for utt, samples in _loaded(group)}
-            for utt_id, text in heard.items():
+        for group in groups:
+            for utt_id, text in read(group).items():
                 texts[utt_id] = text
                 cache.write(f"{utt_id}\t{text}\n")
             cache.flush()
@@ -169,19 +173,20 @@ def filter_manifest(manifest: Path, make_transcribe, max_wer: float, log=print, 
     mine_of = {voice: [u for u in utterances if voice_of(u.id) == voice] for voice in voices}
     texts = read_back_voices([(mine_of[v], readback / f"{v}.tsv", f"read back {v}", pack_s) for v in voices],
                              make_transcribe, jobs)
+    kept_ids = {u.id for u in utterances if u.id in texts and keep(u.text, texts[u.id], max_wer)}
     table = []
     for voice in voices:
         mine = mine_of[voice]
         heard = [u for u in mine if u.id in texts]
         scores = metrics.write_report(readback / voice, [u.id for u in heard], [u.text for u in heard],
                                       [texts[u.id] for u in heard])
-        kept = [u for u in heard if keep(u.text, texts[u.id], max_wer)]
+        kept = [u for u in heard if u.id in kept_ids]
         table.append({"voice": voice, "clips": len(mine), "kept": len(kept),
                       "kept_fraction": round(len(kept) / len(mine), 4),
                       "hours": round(sum(u.duration_s for u in mine) / 3600, 3),
                       "hours_kept": round(sum(u.duration_s for u in kept) / 3600, 3),
                       "readback_wer": round(scores.wer, 4)})
-    kept_lines = [line for line, u in zip(lines, utterances) if u.id in texts and keep(u.text, texts[u.id], max_wer)]
+    kept_lines = [line for line, u in zip(lines, utterances) if u.id in kept_ids]
     out = manifest.with_name(manifest.name.removesuffix(".jsonl") + ".kept.jsonl")
     out.write_text("".join(line + "\n" for line in kept_lines), encoding="utf-8")
     columns = list(table[0])
@@ -212,7 +217,7 @@ def main(argv=None) -> int:
         if args.jobs < 1:
             raise ValueError(f"--jobs {args.jobs}: must be at least 1")
         if args.pack is not None and not 0 < args.pack <= 30:
-            raise ValueError(f"--pack {args.pack:g}: Whisper reads at most 30 s at once; give 1-30 seconds")
+            raise ValueError(f"--pack {args.pack:g}: Whisper reads at most 30 s at once")
         words = args.pack is not None
         transcribe, _ = whisper_peer(words=words)  # fails here, before any read-back, where Whisper is missing
         make_transcribe = (lambda: transcribe) if args.jobs == 1 else (lambda: whisper_peer(words=words)[0])
